@@ -1,0 +1,158 @@
+//! The host/guest wire contract: what `run-batch` takes and returns, as bincode 1.x bytes.
+//!
+//! Both sides compile this one module, so a change here is a change to both at once. The byte
+//! layout (documented for guests in other languages in `wit/PROTOCOL.md`) is bincode 1.x with
+//! its default options: little-endian, fixed-width integers, `u64` lengths before sequences and
+//! strings, `Option` as a `u8` tag (0 = None, 1 = Some) then the value, `bool` as one byte.
+//! Fields are encoded in declaration order with nothing between them.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever the layout below changes; the guest refuses a batch with another version.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// One batch: the whole data set's columns, the strategies to run on it and the account rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchInput {
+    /// Must equal [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    pub columns: Columns,
+    /// Parameter names in the order every [`StrategyParams::values`] carries them.
+    pub param_names: Vec<String>,
+    pub strategies: Vec<StrategyParams>,
+    /// Lot sizes; every strategy is run once per lot size, rows in this order.
+    pub lots: Vec<f64>,
+    pub costs: Costs,
+}
+
+/// Bar and feature columns, all of the same length, bar `i` at index `i`.
+///
+/// Prices are integer points (`round(price * 10^digits)`), bid side. Features follow SPEC
+/// section 2 and are NaN until their window is full.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Columns {
+    /// Bar open time, seconds since the Unix epoch, UTC.
+    pub time: Vec<i64>,
+    pub open: Vec<i64>,
+    pub high: Vec<i64>,
+    pub low: Vec<i64>,
+    pub close: Vec<i64>,
+    pub momentum: Vec<f64>,
+    pub volatility: Vec<f64>,
+    pub trend: Vec<f64>,
+}
+
+impl Columns {
+    pub fn len(&self) -> usize {
+        self.close.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.close.is_empty()
+    }
+
+    /// Checks that every column has the same length, so indexing by bar never goes out of range.
+    pub fn check_lengths(&self) -> Result<(), String> {
+        let n = self.close.len();
+        let lens = [
+            ("time", self.time.len()),
+            ("open", self.open.len()),
+            ("high", self.high.len()),
+            ("low", self.low.len()),
+            ("momentum", self.momentum.len()),
+            ("volatility", self.volatility.len()),
+            ("trend", self.trend.len()),
+        ];
+        for (name, len) in lens {
+            if len != n {
+                return Err(format!("column {name} has {len} values, close has {n}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One strategy of the grid: its id and its parameter values (in `param_names` order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyParams {
+    pub id: u64,
+    pub values: Vec<f64>,
+}
+
+/// Account and cost rules of SPEC section 4.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Costs {
+    /// Ask = bid + spread, in points.
+    pub spread_points: i64,
+    /// USD per lot per round turn.
+    pub commission_per_lot: f64,
+    pub initial_balance: f64,
+    /// Value of one point in price units: `10^-digits` (1e-5 for EURUSD).
+    pub point_size: f64,
+    /// Points in one pip: 10 for 5- and 3-digit quotes, else 1.
+    pub pip_points: i64,
+    /// Units of the base currency in one lot (100,000).
+    pub units_per_lot: f64,
+}
+
+impl Default for Costs {
+    fn default() -> Self {
+        Costs {
+            spread_points: 0,
+            commission_per_lot: 0.0,
+            initial_balance: 10_000.0,
+            point_size: 1e-5,
+            pip_points: 10,
+            units_per_lot: 100_000.0,
+        }
+    }
+}
+
+/// One result row: SPEC section 5 without the parameters (the host joins those by id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultRow {
+    pub strategy_id: u64,
+    pub lots: f64,
+    pub n_trades: u32,
+    pub n_wins: u32,
+    pub n_losses: u32,
+    pub n_sl: u32,
+    pub n_tp: u32,
+    pub n_time: u32,
+    pub gross_profit_usd: f64,
+    pub gross_loss_usd: f64,
+    pub net_pnl_usd: f64,
+    pub profit_factor: Option<f64>,
+    pub win_rate: Option<f64>,
+    pub expectancy_usd: Option<f64>,
+    pub max_drawdown_usd: f64,
+    pub max_drawdown_pct: f64,
+    pub return_pct: f64,
+    pub avg_bars_held: Option<f64>,
+    pub ruined: bool,
+    pub open_at_end: bool,
+    pub open_pnl_usd: f64,
+}
+
+/// The guest's reply to one batch: rows in (strategy order, lots order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchOutput {
+    pub protocol: u32,
+    pub rows: Vec<ResultRow>,
+}
+
+/// Encodes any protocol value with the contract's bincode options.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    bincode::serialize(value).expect("bincode serialisation of plain data cannot fail")
+}
+
+/// Decodes a protocol value, refusing trailing bytes (a sign of a layout mismatch).
+pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    use bincode::Options;
+    bincode::DefaultOptions::new()
+        .with_fixint_encoding()
+        .with_little_endian()
+        .reject_trailing_bytes()
+        .deserialize(bytes)
+        .map_err(|e| format!("malformed bincode: {e}"))
+}

@@ -1,0 +1,235 @@
+//! The fill rules of SPEC section 4, in exact integer points.
+//!
+//! A strategy's trades do not depend on its lot size until the account is ruined, and ruin only
+//! cuts the list short (no more entries). So the simulation runs once per strategy in points,
+//! and [`crate::metrics`] replays the trade list per lot size, stopping at ruin. That is the same
+//! result as one sequential simulation per (strategy, lots), for a third of the work.
+
+use crate::protocol::Columns;
+
+/// Long buys at the ask and sells at the bid; short the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Long,
+    Short,
+}
+
+impl Side {
+    /// The wire encoding of a `direction` parameter: 0 = long, 1 = short.
+    pub fn from_param(value: f64) -> Result<Side, String> {
+        match value {
+            v if v == 0.0 => Ok(Side::Long),
+            v if v == 1.0 => Ok(Side::Short),
+            v => Err(format!("direction must be 0 (long) or 1 (short), got {v}")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Long => "long",
+            Side::Short => "short",
+        }
+    }
+}
+
+/// Exit levels and holding limit of one strategy, in points and bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exits {
+    pub sl_points: i64,
+    pub tp_points: i64,
+    pub max_bars: usize,
+}
+
+/// Why a trade closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExitReason {
+    StopLoss,
+    TakeProfit,
+    Time,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::StopLoss => "sl",
+            ExitReason::TakeProfit => "tp",
+            ExitReason::Time => "time",
+        }
+    }
+}
+
+/// One closed trade, prices in points on the side the fill happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trade {
+    pub side: Side,
+    pub entry_bar: usize,
+    pub exit_bar: usize,
+    pub entry_price: i64,
+    pub exit_price: i64,
+    /// Profit in points: `exit - entry` long, `entry - exit` short.
+    pub points: i64,
+    pub reason: ExitReason,
+}
+
+/// A position still open when the data ends: marked at the last close, not a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenPosition {
+    pub side: Side,
+    pub entry_bar: usize,
+    pub entry_price: i64,
+    pub mark_price: i64,
+    pub points: i64,
+}
+
+/// Everything one strategy did, independent of lot size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TradeLog {
+    pub trades: Vec<Trade>,
+    pub open: Option<OpenPosition>,
+}
+
+impl TradeLog {
+    pub fn clear(&mut self) {
+        self.trades.clear();
+        self.open = None;
+    }
+}
+
+/// Finds the position's exit: the first bar after `entry_bar` whose prices reach a level, else
+/// the time exit `max_bars` after entry; `None` if the data ends first.
+///
+/// Checks per bar, in SPEC order. Long (bid): `o <= SL` fills at o (gap), `l <= SL` at SL,
+/// `o >= TP` at o, `h >= TP` at TP. Short (ask = bid + spread): `o >= SL` at o, `h >= SL` at SL,
+/// `o <= TP` at o, `l <= TP` at TP. Because a valid bar has `l <= o <= h`, "no level reached"
+/// is just `l > SL && h < TP` (long), which keeps the common path to two compares.
+#[inline]
+pub fn find_exit(
+    cols: &Columns,
+    side: Side,
+    entry_bar: usize,
+    sl: i64,
+    tp: i64,
+    max_bars: usize,
+    spread: i64,
+) -> Option<(usize, i64, ExitReason)> {
+    let n = cols.close.len();
+    let last = entry_bar.saturating_add(max_bars).min(n.saturating_sub(1));
+    let (open, high, low) = (&cols.open, &cols.high, &cols.low);
+    match side {
+        Side::Long => {
+            for i in entry_bar + 1..=last {
+                let (l, h) = (low[i], high[i]);
+                if l > sl && h < tp {
+                    continue;
+                }
+                let o = open[i];
+                return Some(if o <= sl {
+                    (i, o, ExitReason::StopLoss)
+                } else if l <= sl {
+                    (i, sl, ExitReason::StopLoss)
+                } else if o >= tp {
+                    (i, o, ExitReason::TakeProfit)
+                } else {
+                    (i, tp, ExitReason::TakeProfit)
+                });
+            }
+        }
+        Side::Short => {
+            // Compare bid prices against levels shifted by the spread: `h + spread >= SL` is
+            // `h >= SL - spread`, exact in integers.
+            let (sl_bid, tp_bid) = (sl - spread, tp - spread);
+            for i in entry_bar + 1..=last {
+                let (l, h) = (low[i], high[i]);
+                if h < sl_bid && l > tp_bid {
+                    continue;
+                }
+                let o = open[i];
+                return Some(if o >= sl_bid {
+                    (i, o + spread, ExitReason::StopLoss)
+                } else if h >= sl_bid {
+                    (i, sl, ExitReason::StopLoss)
+                } else if o <= tp_bid {
+                    (i, o + spread, ExitReason::TakeProfit)
+                } else {
+                    (i, tp, ExitReason::TakeProfit)
+                });
+            }
+        }
+    }
+    if entry_bar + max_bars < n {
+        let c = cols.close[entry_bar + max_bars];
+        let price = match side {
+            Side::Long => c,
+            Side::Short => c + spread,
+        };
+        Some((entry_bar + max_bars, price, ExitReason::Time))
+    } else {
+        None
+    }
+}
+
+/// Runs one strategy over all bars.
+///
+/// `next_entry(from)` returns the first bar `>= from` on which the strategy wants to enter while
+/// flat, with the side and exit levels; the simulation asks again from the bar after each exit
+/// (no re-entry on the exit bar). Ruin is not decided here: it depends on the lot size, and
+/// [`crate::metrics::summarise`] cuts the log at the trade that ruins the account.
+pub fn simulate<F>(cols: &Columns, spread: i64, mut next_entry: F, log: &mut TradeLog)
+where
+    F: FnMut(usize) -> Option<(usize, Side, Exits)>,
+{
+    log.clear();
+    let n = cols.close.len();
+    let mut from = 0;
+    while from < n {
+        let Some((e, side, exits)) = next_entry(from) else {
+            break;
+        };
+        debug_assert!(e >= from && e < n);
+        let c = cols.close[e];
+        let (entry_price, sl, tp) = match side {
+            Side::Long => {
+                let entry = c + spread;
+                (entry, entry - exits.sl_points, entry + exits.tp_points)
+            }
+            Side::Short => (c, c + exits.sl_points, c - exits.tp_points),
+        };
+        match find_exit(cols, side, e, sl, tp, exits.max_bars, spread) {
+            Some((x, exit_price, reason)) => {
+                let points = match side {
+                    Side::Long => exit_price - entry_price,
+                    Side::Short => entry_price - exit_price,
+                };
+                log.trades.push(Trade {
+                    side,
+                    entry_bar: e,
+                    exit_bar: x,
+                    entry_price,
+                    exit_price,
+                    points,
+                    reason,
+                });
+                from = x + 1;
+            }
+            None => {
+                let c_last = cols.close[n - 1];
+                let mark = match side {
+                    Side::Long => c_last,
+                    Side::Short => c_last + spread,
+                };
+                let points = match side {
+                    Side::Long => mark - entry_price,
+                    Side::Short => entry_price - mark,
+                };
+                log.open = Some(OpenPosition {
+                    side,
+                    entry_bar: e,
+                    entry_price,
+                    mark_price: mark,
+                    points,
+                });
+                break;
+            }
+        }
+    }
+}
