@@ -95,6 +95,28 @@ impl TradeLog {
     }
 }
 
+/// Index of the first bar with `low <= lo` or `high >= hi`, or `low.len()` if none.
+///
+/// The hot loop of the engine (every trade walks up to `max_bars` bars): four bars per step with
+/// branch-free compares, and a scalar pass only inside the block that holds the touch.
+#[inline]
+fn first_touch(low: &[i64], high: &[i64], lo: i64, hi: i64) -> usize {
+    let len = low.len().min(high.len());
+    let mut k = 0;
+    while k + 4 <= len {
+        let (l, h) = (&low[k..k + 4], &high[k..k + 4]);
+        let any = (l[0] <= lo) | (h[0] >= hi) | (l[1] <= lo) | (h[1] >= hi) | (l[2] <= lo) | (h[2] >= hi) | (l[3] <= lo) | (h[3] >= hi);
+        if any {
+            break;
+        }
+        k += 4;
+    }
+    while k < len && low[k] > lo && high[k] < hi {
+        k += 1;
+    }
+    k
+}
+
 /// Finds the position's exit: the first bar after `entry_bar` whose prices reach a level, else
 /// the time exit `max_bars` after entry; `None` if the data ends first.
 ///
@@ -114,46 +136,45 @@ pub fn find_exit(
 ) -> Option<(usize, i64, ExitReason)> {
     let n = cols.close.len();
     let last = entry_bar.saturating_add(max_bars).min(n.saturating_sub(1));
-    let (open, high, low) = (&cols.open, &cols.high, &cols.low);
-    match side {
-        Side::Long => {
-            for i in entry_bar + 1..=last {
-                let (l, h) = (low[i], high[i]);
-                if l > sl && h < tp {
-                    continue;
+    if entry_bar < last {
+        let first = entry_bar + 1;
+        let (open, high, low) = (&cols.open[first..=last], &cols.high[first..=last], &cols.low[first..=last]);
+        // Bid-side levels: a short position's ask-side levels shifted down by the spread, so
+        // `h + spread >= SL` becomes `h >= SL - spread`, exact in integers.
+        let (lo_level, hi_level) = match side {
+            Side::Long => (sl, tp),
+            Side::Short => (tp - spread, sl - spread),
+        };
+        let k = first_touch(low, high, lo_level, hi_level);
+        if k < low.len() {
+            let (i, o, l, h) = (first + k, open[k], low[k], high[k]);
+            return Some(match side {
+                Side::Long => {
+                    if o <= sl {
+                        (i, o, ExitReason::StopLoss)
+                    } else if l <= sl {
+                        (i, sl, ExitReason::StopLoss)
+                    } else if o >= tp {
+                        (i, o, ExitReason::TakeProfit)
+                    } else {
+                        debug_assert!(h >= tp);
+                        (i, tp, ExitReason::TakeProfit)
+                    }
                 }
-                let o = open[i];
-                return Some(if o <= sl {
-                    (i, o, ExitReason::StopLoss)
-                } else if l <= sl {
-                    (i, sl, ExitReason::StopLoss)
-                } else if o >= tp {
-                    (i, o, ExitReason::TakeProfit)
-                } else {
-                    (i, tp, ExitReason::TakeProfit)
-                });
-            }
-        }
-        Side::Short => {
-            // Compare bid prices against levels shifted by the spread: `h + spread >= SL` is
-            // `h >= SL - spread`, exact in integers.
-            let (sl_bid, tp_bid) = (sl - spread, tp - spread);
-            for i in entry_bar + 1..=last {
-                let (l, h) = (low[i], high[i]);
-                if h < sl_bid && l > tp_bid {
-                    continue;
+                Side::Short => {
+                    let (sl_bid, tp_bid) = (hi_level, lo_level);
+                    if o >= sl_bid {
+                        (i, o + spread, ExitReason::StopLoss)
+                    } else if h >= sl_bid {
+                        (i, sl, ExitReason::StopLoss)
+                    } else if o <= tp_bid {
+                        (i, o + spread, ExitReason::TakeProfit)
+                    } else {
+                        debug_assert!(l <= tp_bid);
+                        (i, tp, ExitReason::TakeProfit)
+                    }
                 }
-                let o = open[i];
-                return Some(if o >= sl_bid {
-                    (i, o + spread, ExitReason::StopLoss)
-                } else if h >= sl_bid {
-                    (i, sl, ExitReason::StopLoss)
-                } else if o <= tp_bid {
-                    (i, o + spread, ExitReason::TakeProfit)
-                } else {
-                    (i, tp, ExitReason::TakeProfit)
-                });
-            }
+            });
         }
     }
     if entry_bar + max_bars < n {
