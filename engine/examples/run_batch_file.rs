@@ -2,7 +2,9 @@
 //! aid (`cargo run --release -p stratbox-engine --example run_batch_file -- batch.bin`).
 
 fn main() {
-    let path = std::env::args().nth(1).expect("usage: run_batch_file BATCH.bin [REPEATS]");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: run_batch_file BATCH.bin [REPEATS]");
     let repeats: usize = std::env::args().nth(2).map(|s| s.parse().unwrap()).unwrap_or(3);
     let bytes = std::fs::read(&path).expect("read batch");
     for _ in 0..repeats {
@@ -12,7 +14,11 @@ fn main() {
         phases(&input);
         let rows = stratbox_engine::run_batch::<stratbox_engine::Mvt>(&input).unwrap();
         let trades: u64 = rows.iter().map(|r| r.n_trades as u64).sum();
-        println!("{path}: decode {decoded:?}, total {:?}, {} rows, {trades} trades", t.elapsed(), rows.len());
+        println!(
+            "{path}: decode {decoded:?}, total {:?}, {} rows, {trades} trades",
+            t.elapsed(),
+            rows.len()
+        );
     }
 }
 
@@ -20,7 +26,11 @@ fn main() {
 fn phases(input: &stratbox_engine::BatchInput) {
     use stratbox_engine::{Mvt, Strategy, sim};
     let t = std::time::Instant::now();
-    let strategies: Vec<Mvt> = input.strategies.iter().map(|s| Mvt::from_params(&s.values, 10).unwrap()).collect();
+    let strategies: Vec<Mvt> = input
+        .strategies
+        .iter()
+        .map(|s| Mvt::from_params(&s.values, 10).unwrap())
+        .collect();
     let index = Mvt::build_index(&input.columns, &strategies);
     let t_index = t.elapsed();
     let mut log = sim::TradeLog::default();

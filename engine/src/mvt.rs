@@ -96,7 +96,11 @@ impl DirectionIndex {
             vol: sorted_distinct(strategies.iter().map(|s| s.vol_max)),
             ..DirectionIndex::default()
         };
-        if strategies.is_empty() || [&index.mom, &index.trend, &index.vol].iter().any(|v| v.len() > MAX_LEVELS) {
+        if strategies.is_empty()
+            || [&index.mom, &index.trend, &index.vol]
+                .iter()
+                .any(|v| v.len() > MAX_LEVELS)
+        {
             return index;
         }
         let n = cols.len();
@@ -116,8 +120,11 @@ impl DirectionIndex {
                 continue;
             }
             let x = cols.volatility[i];
-            // `x < vol_max` fails for the first `v[i]` sorted values (all of them for NaN).
-            v[i] = index.vol.partition_point(|&max| !(x < max)) as u8;
+            // `x < vol_max` fails for the first `v[i]` sorted values (all of them for NaN, where
+            // the comparison is false: hence the negation, not `>=`).
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let failed = index.vol.partition_point(|&max| !(x < max));
+            v[i] = failed as u8;
         }
         (index.m, index.t, index.v) = (m, t, v);
         index
@@ -188,7 +195,10 @@ mod simd {
         }
     }
 
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     #[inline(always)]
     pub fn block_mask(m: &[u8], t: &[u8], v: &[u8], km: u8, kt: u8, kv: u8) -> u32 {
         let mut mask = 0u32;

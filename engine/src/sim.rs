@@ -17,10 +17,12 @@ pub enum Side {
 impl Side {
     /// The wire encoding of a `direction` parameter: 0 = long, 1 = short.
     pub fn from_param(value: f64) -> Result<Side, String> {
-        match value {
-            v if v == 0.0 => Ok(Side::Long),
-            v if v == 1.0 => Ok(Side::Short),
-            v => Err(format!("direction must be 0 (long) or 1 (short), got {v}")),
+        if value == 0.0 {
+            Ok(Side::Long)
+        } else if value == 1.0 {
+            Ok(Side::Short)
+        } else {
+            Err(format!("direction must be 0 (long) or 1 (short), got {value}"))
         }
     }
 
@@ -105,7 +107,14 @@ fn first_touch(low: &[i64], high: &[i64], lo: i64, hi: i64) -> usize {
     let mut k = 0;
     while k + 4 <= len {
         let (l, h) = (&low[k..k + 4], &high[k..k + 4]);
-        let any = (l[0] <= lo) | (h[0] >= hi) | (l[1] <= lo) | (h[1] >= hi) | (l[2] <= lo) | (h[2] >= hi) | (l[3] <= lo) | (h[3] >= hi);
+        let any = (l[0] <= lo)
+            | (h[0] >= hi)
+            | (l[1] <= lo)
+            | (h[1] >= hi)
+            | (l[2] <= lo)
+            | (h[2] >= hi)
+            | (l[3] <= lo)
+            | (h[3] >= hi);
         if any {
             break;
         }
@@ -138,7 +147,11 @@ pub fn find_exit(
     let last = entry_bar.saturating_add(max_bars).min(n.saturating_sub(1));
     if entry_bar < last {
         let first = entry_bar + 1;
-        let (open, high, low) = (&cols.open[first..=last], &cols.high[first..=last], &cols.low[first..=last]);
+        let (open, high, low) = (
+            &cols.open[first..=last],
+            &cols.high[first..=last],
+            &cols.low[first..=last],
+        );
         // Bid-side levels: a short position's ask-side levels shifted down by the spread, so
         // `h + spread >= SL` becomes `h >= SL - spread`, exact in integers.
         let (lo_level, hi_level) = match side {

@@ -66,7 +66,12 @@ pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, Stri
             input.protocol
         ));
     }
-    if input.param_names.iter().map(String::as_str).ne(S::PARAMS.iter().copied()) {
+    if input
+        .param_names
+        .iter()
+        .map(String::as_str)
+        .ne(S::PARAMS.iter().copied())
+    {
         return Err(format!(
             "parameter names {:?} do not match {}'s {:?}",
             input.param_names,
@@ -76,7 +81,10 @@ pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, Stri
     }
     input.columns.check_lengths()?;
     if input.costs.pip_points <= 0 {
-        return Err(format!("pip_points must be positive, got {}", input.costs.pip_points));
+        return Err(format!(
+            "pip_points must be positive, got {}",
+            input.costs.pip_points
+        ));
     }
     let strategies = input
         .strategies
@@ -90,8 +98,7 @@ pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, Stri
                     S::PARAMS.len()
                 ));
             }
-            S::from_params(&s.values, input.costs.pip_points)
-                .map_err(|e| format!("strategy {}: {e}", s.id))
+            S::from_params(&s.values, input.costs.pip_points).map_err(|e| format!("strategy {}: {e}", s.id))
         })
         .collect::<Result<Vec<S>, String>>()?;
     let cols = &input.columns;
@@ -99,7 +106,12 @@ pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, Stri
     let mut rows = Vec::with_capacity(strategies.len() * input.lots.len());
     let mut log = TradeLog::default();
     for (params, strategy) in input.strategies.iter().zip(&strategies) {
-        simulate(cols, input.costs.spread_points, strategy.entries(&index, cols), &mut log);
+        simulate(
+            cols,
+            input.costs.spread_points,
+            strategy.entries(&index, cols),
+            &mut log,
+        );
         for &lots in &input.lots {
             rows.push(summarise(params.id, &log, lots, &input.costs));
         }

@@ -35,7 +35,13 @@ fn run(cols: &Columns, spread: i64, side: Side, exits: Exits, wanted: &[usize]) 
     simulate(
         cols,
         spread,
-        |from| wanted.iter().copied().find(|&b| b >= from).map(|b| (b, side, exits)),
+        |from| {
+            wanted
+                .iter()
+                .copied()
+                .find(|&b| b >= from)
+                .map(|b| (b, side, exits))
+        },
         &mut log,
     );
     log
@@ -52,7 +58,10 @@ fn long_gap_through_stop_fills_at_the_open() {
     b[1] = (880, 890, 870, 885);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
     let t = log.trades[0];
-    assert_eq!((t.entry_bar, t.exit_bar, t.entry_price, t.exit_price), (0, 1, 1000, 880));
+    assert_eq!(
+        (t.entry_bar, t.exit_bar, t.entry_price, t.exit_price),
+        (0, 1, 1000, 880)
+    );
     assert_eq!((t.points, t.reason), (-120, ExitReason::StopLoss));
 }
 
@@ -73,7 +82,10 @@ fn long_touch_of_target_is_a_hit_at_the_target() {
     b[1] = (1010, 1200, 1000, 1100);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
     let t = log.trades[0];
-    assert_eq!((t.exit_bar, t.exit_price, t.points, t.reason), (1, 1200, 200, ExitReason::TakeProfit));
+    assert_eq!(
+        (t.exit_bar, t.exit_price, t.points, t.reason),
+        (1, 1200, 200, ExitReason::TakeProfit)
+    );
 }
 
 #[test]
@@ -82,7 +94,10 @@ fn long_gap_through_target_fills_at_the_open() {
     b[1] = (1250, 1260, 1240, 1250);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
     let t = log.trades[0];
-    assert_eq!((t.exit_price, t.points, t.reason), (1250, 250, ExitReason::TakeProfit));
+    assert_eq!(
+        (t.exit_price, t.points, t.reason),
+        (1250, 250, ExitReason::TakeProfit)
+    );
 }
 
 #[test]
@@ -91,13 +106,19 @@ fn stop_wins_when_stop_and_target_share_a_bar() {
     let mut b = flat(4, 1000);
     b[1] = (1000, 1250, 850, 1000);
     let long = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
-    assert_eq!((long.trades[0].exit_price, long.trades[0].reason), (900, ExitReason::StopLoss));
+    assert_eq!(
+        (long.trades[0].exit_price, long.trades[0].reason),
+        (900, ExitReason::StopLoss)
+    );
     // Short entered at 1000: SL 1100, TP 800. Bar spanning 750..1150 hits both: SL at 1100.
     let mut b = flat(4, 1000);
     b[1] = (1000, 1150, 750, 1000);
     let short = run(&bars(&b), 0, Side::Short, EXITS, &[0]);
     let t = short.trades[0];
-    assert_eq!((t.exit_price, t.points, t.reason), (1100, -100, ExitReason::StopLoss));
+    assert_eq!(
+        (t.exit_price, t.points, t.reason),
+        (1100, -100, ExitReason::StopLoss)
+    );
 }
 
 #[test]
@@ -117,7 +138,10 @@ fn time_exit_closes_at_the_close_max_bars_after_entry() {
     b[6] = (1000, 1040, 990, 1037);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[1]);
     let t = log.trades[0];
-    assert_eq!((t.entry_bar, t.exit_bar, t.exit_price, t.points), (1, 6, 1037, 37));
+    assert_eq!(
+        (t.entry_bar, t.exit_bar, t.exit_price, t.points),
+        (1, 6, 1037, 37)
+    );
     assert_eq!(t.reason, ExitReason::Time);
 }
 
@@ -126,7 +150,10 @@ fn a_level_hit_on_the_time_bar_beats_the_time_exit() {
     let mut b = flat(10, 1000);
     b[5] = (1000, 1010, 880, 950);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
-    assert_eq!((log.trades[0].exit_bar, log.trades[0].reason), (5, ExitReason::StopLoss));
+    assert_eq!(
+        (log.trades[0].exit_bar, log.trades[0].reason),
+        (5, ExitReason::StopLoss)
+    );
 }
 
 #[test]
@@ -157,7 +184,10 @@ fn spread_is_paid_on_both_sides() {
     let mut b = flat(10, 1000);
     b[2] = (1000, 1097, 995, 1000);
     let t = run(&bars(&b), 3, Side::Short, EXITS, &[0]).trades[0];
-    assert_eq!((t.exit_bar, t.exit_price, t.reason), (2, 1100, ExitReason::StopLoss));
+    assert_eq!(
+        (t.exit_bar, t.exit_price, t.reason),
+        (2, 1100, ExitReason::StopLoss)
+    );
     // Short gap through stop on the ask: bid open 1150 -> ask 1153.
     let mut b = flat(10, 1000);
     b[2] = (1150, 1160, 1140, 1150);
@@ -167,7 +197,10 @@ fn spread_is_paid_on_both_sides() {
     let mut b = flat(10, 1000);
     b[3] = (1000, 1005, 797, 1000);
     let t = run(&bars(&b), 3, Side::Short, EXITS, &[0]).trades[0];
-    assert_eq!((t.exit_price, t.points, t.reason), (800, 200, ExitReason::TakeProfit));
+    assert_eq!(
+        (t.exit_price, t.points, t.reason),
+        (800, 200, ExitReason::TakeProfit)
+    );
 }
 
 #[test]
@@ -189,7 +222,10 @@ fn commission_is_charged_per_lot_per_round_turn() {
     let b = flat(10, 1000);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
     let row = summarise(1, &log, 0.1, &costs);
-    assert_eq!((row.n_wins, row.n_losses, row.gross_loss_usd), (0, 1, -0.7000000000000001));
+    assert_eq!(
+        (row.n_wins, row.n_losses, row.gross_loss_usd),
+        (0, 1, -0.7000000000000001)
+    );
 }
 
 #[test]
@@ -199,7 +235,11 @@ fn ruin_stops_trading() {
     let mut b = flat(15, 1000);
     b[1] = (950, 960, 890, 900);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0, 3, 12]);
-    assert_eq!(log.trades.len(), 2, "the trade log itself does not know the lot size");
+    assert_eq!(
+        log.trades.len(),
+        2,
+        "the trade log itself does not know the lot size"
+    );
     assert!(log.open.is_some());
     let costs = Costs::default();
     let ruined = summarise(1, &log, 1000.0, &costs);
@@ -226,7 +266,15 @@ fn open_position_at_end_is_marked_not_traded() {
     assert_eq!(row.n_trades, 0);
     assert!(row.open_at_end);
     assert_eq!(row.open_pnl_usd, 13.0 * 1e-5 * 100_000.0);
-    assert_eq!((row.profit_factor, row.win_rate, row.expectancy_usd, row.avg_bars_held), (None, None, None, None));
+    assert_eq!(
+        (
+            row.profit_factor,
+            row.win_rate,
+            row.expectancy_usd,
+            row.avg_bars_held
+        ),
+        (None, None, None, None)
+    );
 }
 
 #[test]

@@ -9,7 +9,9 @@ use stratbox_engine::{Columns, Mvt, Strategy};
 fn walk(n: usize, seed: u64) -> Columns {
     let mut x = seed;
     let mut next = move || {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (x >> 33) as f64 / (1u64 << 31) as f64
     };
     let mut c = Columns::default();
@@ -26,7 +28,8 @@ fn walk(n: usize, seed: u64) -> Columns {
         c.low.push(low);
         c.close.push(close);
         let warm = i >= 50;
-        c.momentum.push(if warm { (next() - 0.5) * 0.004 } else { f64::NAN });
+        c.momentum
+            .push(if warm { (next() - 0.5) * 0.004 } else { f64::NAN });
         c.volatility.push(if warm { next() * 0.0006 } else { f64::NAN });
         c.trend.push(if warm { (next() - 0.5) * 40.0 } else { f64::NAN });
     }
@@ -35,7 +38,16 @@ fn walk(n: usize, seed: u64) -> Columns {
 
 fn naive(cols: &Columns, s: &Mvt) -> TradeLog {
     let mut log = TradeLog::default();
-    simulate(cols, 3, |from| (from..cols.len()).find(|&i| s.signal(cols, i)).map(|i| (i, s.side, s.exits)), &mut log);
+    simulate(
+        cols,
+        3,
+        |from| {
+            (from..cols.len())
+                .find(|&i| s.signal(cols, i))
+                .map(|i| (i, s.side, s.exits))
+        },
+        &mut log,
+    );
     log
 }
 
@@ -50,8 +62,18 @@ fn index_matches_the_rule_bar_by_bar() {
         for &mom_th in &moms {
             for &vol_max in &vols {
                 for &trend_th in &trends {
-                    let exits = Exits { sl_points: 50 + 10 * d as i64, tp_points: 120, max_bars: 30 };
-                    batch.push(Mvt { mom_th, vol_max, trend_th, side, exits });
+                    let exits = Exits {
+                        sl_points: 50 + 10 * d as i64,
+                        tp_points: 120,
+                        max_bars: 30,
+                    };
+                    batch.push(Mvt {
+                        mom_th,
+                        vol_max,
+                        trend_th,
+                        side,
+                        exits,
+                    });
                 }
             }
         }

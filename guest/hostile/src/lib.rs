@@ -19,6 +19,8 @@ use stratbox_engine::sim::TradeLog;
 
 struct Component;
 
+// Unbounded on purpose: this is the stack-overflow test.
+#[allow(unconditional_recursion)]
 #[inline(never)]
 fn recurse(depth: u64, buf: &mut [u8; 256]) -> u64 {
     buf[(depth % 256) as usize] = depth as u8;
@@ -61,19 +63,34 @@ fn misbehave(mode: u64, rows: &mut Vec<stratbox_engine::ResultRow>) -> Result<Op
             rows.pop();
             Ok(None)
         }
-        9 => Err(format!("file: {:?}", std::fs::read("/etc/passwd").map(|b| b.len()).map_err(|e| e.kind()))),
-        10 => Err(format!("env: {:?} args: {:?}", std::env::vars().collect::<Vec<_>>(), std::env::args().collect::<Vec<_>>())),
+        9 => Err(format!(
+            "file: {:?}",
+            std::fs::read("/etc/passwd")
+                .map(|b| b.len())
+                .map_err(|e| e.kind())
+        )),
+        10 => Err(format!(
+            "env: {:?} args: {:?}",
+            std::env::vars().collect::<Vec<_>>(),
+            std::env::args().collect::<Vec<_>>()
+        )),
         11 => {
             use std::hash::{BuildHasher, Hasher};
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs());
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs());
             let t0 = std::time::Instant::now();
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
             h.write_u64(42);
-            Err(format!("clock: {now:?} elapsed: {:?} random: {}", t0.elapsed(), h.finish()))
+            Err(format!(
+                "clock: {now:?} elapsed: {:?} random: {}",
+                t0.elapsed(),
+                h.finish()
+            ))
         }
         12 => {
             use std::io::Write;
-            let line = [b'x'; 1 << 20];
+            let line = vec![b'x'; 1 << 20];
             let mut out = std::io::stdout();
             for _ in 0..100 {
                 out.write_all(&line).map_err(|e| format!("stdout: {e}"))?;
@@ -111,7 +128,10 @@ impl Guest for Component {
         {
             return Ok(raw);
         }
-        Ok(encode(&BatchOutput { protocol: PROTOCOL_VERSION, rows }))
+        Ok(encode(&BatchOutput {
+            protocol: PROTOCOL_VERSION,
+            rows,
+        }))
     }
 }
 

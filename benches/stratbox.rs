@@ -1,0 +1,105 @@
+//! Criterion benches on the bundled real year (372,607 bars). Run with `cargo bench` (or
+//! `just bench`); data loading is in `data_load.rs`. Each group measures its subject next to a baseline in the same
+//! run, because machines here are noisy: read ratios, not absolute times.
+//!
+//! - `batch`: one 200-strategy batch, native engine vs the same bytes through the sandbox.
+//! - `sandbox_overhead`: an empty batch (instantiate + copy the columns in + decode + reply out)
+//!   vs a full batch: the sandbox's fixed cost per batch.
+//! - `features`: SPEC section 2 on the year.
+//! - `parquet`: building and writing the 13,860-row results file.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use stratbox::data::{self, LoadOptions};
+use stratbox::grid::Grid;
+use stratbox::results;
+use stratbox::run::{self, ComponentSource};
+use stratbox::sandbox::{Limits, Sandbox};
+use stratbox::scheduler::Job;
+use stratbox_engine::{Mvt, Strategy};
+
+fn year() -> data::Bars {
+    data::load(&[run::bundled_data()], &LoadOptions::default())
+        .expect("bundled year")
+        .0
+}
+
+fn batch(c: &mut Criterion) {
+    let bars = year();
+    let grid = Grid::default_grid();
+    let cols = run::prepare_columns(&bars, &grid);
+    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
+    let order = grid.match_params(&names).unwrap();
+    let job = Job::new(&grid, names, order, &cols, grid.engine_costs(bars.digits));
+    let sandbox = Sandbox::new(
+        &ComponentSource::default_component().bytes,
+        "mvt",
+        Limits::default(),
+    )
+    .unwrap();
+    let full = job.encode(&(0..200));
+    let empty = job.encode(&(0..0));
+
+    let mut g = c.benchmark_group("batch");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.bench_function("native_200", |b| {
+        b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&full)).unwrap())
+    });
+    g.bench_function("sandbox_200", |b| {
+        b.iter(|| sandbox.run_batch(black_box(&full)).unwrap())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("sandbox_overhead");
+    g.sample_size(20).measurement_time(Duration::from_secs(5));
+    g.bench_function("empty_batch_sandbox", |b| {
+        b.iter(|| sandbox.run_batch(black_box(&empty)).unwrap())
+    });
+    g.bench_function("empty_batch_native", |b| {
+        b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&empty)).unwrap())
+    });
+    g.bench_function("encode_200", |b| b.iter(|| job.encode(black_box(&(0..200)))));
+    g.finish();
+}
+
+fn features(c: &mut Criterion) {
+    let bars = year();
+    let mut g = c.benchmark_group("features");
+    g.sample_size(20);
+    g.bench_function("year", |b| {
+        b.iter(|| stratbox::features::compute(black_box(&bars.close), &Default::default()))
+    });
+    g.finish();
+}
+
+fn parquet(c: &mut Criterion) {
+    let bars = year();
+    let grid = Grid::default_grid();
+    let cols = run::prepare_columns(&bars, &grid);
+    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
+    let order = grid.match_params(&names).unwrap();
+    let job = Job::new(&grid, names, order.clone(), &cols, grid.engine_costs(bars.digits));
+    let all = 0..grid.size();
+    let rows = job
+        .check_reply(
+            &all,
+            &stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&all)).unwrap(),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bench.parquet");
+    let mut g = c.benchmark_group("parquet");
+    g.sample_size(10);
+    g.bench_function("write_13860_rows", |b| {
+        b.iter(|| {
+            let mut df = results::to_frame(&grid, &order, &rows).unwrap();
+            results::write_parquet(&path, &mut df, &Default::default()).unwrap();
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, batch, features, parquet);
+criterion_main!(benches);

@@ -1,0 +1,109 @@
+//! Builds the guest component (`guest/`, for wasm32-wasip2) and hands it to the host, which
+//! embeds it with `include_bytes!`, so `cargo build` / `cargo test` need no step before them and
+//! the `stratbox` binary runs from anywhere.
+//!
+//! Why a nested cargo with its own target dir: sharing the outer target dir deadlocks silently on
+//! cargo's build lock. Why strip the outer `CARGO_*`/`RUSTFLAGS` variables: they describe the
+//! host build (target, profile, flags, jobserver) and would leak into the guest build. The guest
+//! is outside the workspace so it keeps its own lock file and its own release profile.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Variables of the outer build that must not reach the nested one.
+fn is_outer_build_var(key: &str) -> bool {
+    (key.starts_with("CARGO_") && key != "CARGO_HOME")
+        || matches!(
+            key,
+            "RUSTFLAGS"
+                | "RUSTDOCFLAGS"
+                | "RUSTC"
+                | "RUSTC_WRAPPER"
+                | "RUSTC_WORKSPACE_WRAPPER"
+                | "RUSTDOC"
+                | "TARGET"
+                | "HOST"
+                | "OUT_DIR"
+                | "OPT_LEVEL"
+                | "PROFILE"
+                | "DEBUG"
+                | "NUM_JOBS"
+                | "MAKEFLAGS"
+                | "MFLAGS"
+        )
+}
+
+fn rerun_if_changed_dir(dir: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "target") {
+                    continue;
+                }
+                rerun_if_changed_dir(&path);
+            } else {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
+        }
+    }
+}
+
+fn main() {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let guest = root.join("guest");
+    for dir in ["guest", "engine", "wit"] {
+        rerun_if_changed_dir(&root.join(dir));
+    }
+    println!("cargo:rerun-if-env-changed=STRATBOX_GUEST_TARGET_DIR");
+
+    let target_dir = std::env::var_os("STRATBOX_GUEST_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target").join("guest"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&guest)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+            "--manifest-path",
+        ])
+        .arg(guest.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for (key, _) in std::env::vars_os() {
+        if let Some(k) = key.to_str()
+            && is_outer_build_var(k)
+        {
+            cmd.env_remove(k);
+        }
+    }
+    let output = cmd
+        .output()
+        .expect("cannot run cargo to build the guest component");
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let hint = if stderr.contains("wasm32-wasip2")
+            && (stderr.contains("target may not be installed") || stderr.contains("can't find crate for"))
+        {
+            "\n\nThe wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`."
+        } else {
+            ""
+        };
+        panic!("building the guest component failed:\n{stderr}{hint}");
+    }
+    let release = target_dir.join("wasm32-wasip2").join("release");
+    for (file, name) in [
+        ("stratbox_guest.wasm", "mvt.wasm"),
+        ("stratbox_hostile.wasm", "hostile.wasm"),
+    ] {
+        let src = release.join(file);
+        std::fs::copy(&src, out_dir.join(name))
+            .unwrap_or_else(|e| panic!("cannot copy {}: {e}", src.display()));
+    }
+}

@@ -1,0 +1,237 @@
+//! Raw command-line flags (step one) and their validation into library configs (step two).
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stratbox::data::{Format, LoadOptions, TzSpec};
+use stratbox::grid::Grid;
+use stratbox::run::{ComponentSource, EngineKind, RunConfig};
+use stratbox::sandbox::Limits;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stratbox",
+    version,
+    about = "Sandboxed forex strategy discovery: thousands of backtests in WebAssembly, one Parquet file"
+)]
+pub struct Cli {
+    /// Print no progress lines, only errors and the closing summary.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a whole grid on a data set and write one results file.
+    Discover(RunArgs),
+    /// Run one range of strategy ids and write a part file (a worker's share).
+    Batch(BatchArgs),
+    /// Join part files into one results file, checking every strategy appears exactly once.
+    Merge(MergeArgs),
+    /// Print a grid's size and its first strategies.
+    Grid(GridArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    /// Every batch in a fresh WebAssembly instance (default).
+    Sandbox,
+    /// The same engine compiled into stratbox: trusted built-in strategies only; exists to
+    /// measure the sandbox's cost.
+    Native,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Data files (one series, joined in time order). Default: the bundled 2018 EURUSD M1 year.
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Force the data format instead of sniffing it (histdata, mt4, mt5, dukascopy, csv, parquet).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Time zone of formats without one (MetaTrader broker time): an IANA name or +HH:MM.
+    #[arg(long)]
+    pub tz: Option<String>,
+    /// Decimal digits of the quotes (default: from the symbol in the file name, else 5).
+    #[arg(long)]
+    pub digits: Option<u32>,
+    /// Drop duplicated bars (keeping the first) and sort, instead of refusing the data.
+    #[arg(long)]
+    pub repair: bool,
+    /// Grid TOML file. Default: the bundled MVT grid (4620 strategies x 3 lot sizes).
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// A backtester component (.wasm) of the stratbox:backtest world. Default: the built-in MVT one.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// Where batches run.
+    #[arg(long, value_enum, default_value = "sandbox")]
+    pub engine: EngineArg,
+    /// Strategies per batch (each batch is one fresh sandbox instance).
+    #[arg(long, default_value_t = 200)]
+    pub batch_size: u64,
+    /// Batches run at once. Default: the number of cores.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Linear memory cap per sandbox instance, MiB.
+    #[arg(long, default_value_t = 512)]
+    pub memory_mib: usize,
+    /// Wall-clock deadline per batch, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub deadline_secs: f64,
+    /// Instruction budget per batch (wasmtime fuel units); off by default.
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Largest reply accepted from a batch, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub reply_mib: usize,
+    /// Cap on each of a guest's captured stdout and stderr, KiB.
+    #[arg(long, default_value_t = 1024)]
+    pub output_cap_kib: usize,
+    /// Spread in points (overrides the grid's costs).
+    #[arg(long)]
+    pub spread: Option<i64>,
+    /// Commission in USD per lot per round turn (overrides the grid's costs).
+    #[arg(long)]
+    pub commission: Option<f64>,
+    /// Results file.
+    #[arg(long, short, default_value = "results/results.parquet")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// First strategy id (inclusive).
+    #[arg(long)]
+    pub start: u64,
+    /// Last strategy id (exclusive).
+    #[arg(long)]
+    pub end: u64,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Part files written by `stratbox batch`.
+    #[arg(required = true)]
+    pub parts: Vec<PathBuf>,
+    /// Merged results file.
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GridArgs {
+    /// Grid TOML file. Default: the bundled MVT grid.
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// How many strategies to list.
+    #[arg(long, default_value_t = 5)]
+    pub rows: u64,
+}
+
+impl GridArgs {
+    pub fn load(&self) -> Result<Grid, String> {
+        load_grid(self.grid.as_ref())
+    }
+}
+
+fn load_grid(path: Option<&PathBuf>) -> Result<Grid, String> {
+    match path {
+        Some(p) => Grid::from_file(p).map_err(|e| e.to_string()),
+        None => Ok(Grid::default_grid()),
+    }
+}
+
+impl RunArgs {
+    /// Validates the flags into a run configuration.
+    pub fn into_config(self, range: Option<Range<u64>>) -> Result<RunConfig, String> {
+        let mut grid = load_grid(self.grid.as_ref())?;
+        if let Some(spread) = self.spread {
+            if spread < 0 {
+                return Err(format!("--spread {spread}: must be >= 0 points"));
+            }
+            grid.costs.spread_points = spread;
+        }
+        if let Some(c) = self.commission {
+            if !(c >= 0.0 && c.is_finite()) {
+                return Err(format!("--commission {c}: must be >= 0"));
+            }
+            grid.costs.commission_per_lot = c;
+        }
+        if self.batch_size == 0 {
+            return Err("--batch-size must be at least 1".into());
+        }
+        let jobs = match self.jobs {
+            Some(0) => return Err("--jobs must be at least 1".into()),
+            Some(j) => j,
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        };
+        if !(self.deadline_secs > 0.0 && self.deadline_secs.is_finite()) {
+            return Err(format!(
+                "--deadline-secs {}: must be positive",
+                self.deadline_secs
+            ));
+        }
+        if self.memory_mib == 0 || self.memory_mib > 4096 {
+            return Err(format!(
+                "--memory-mib {}: must be 1..=4096 (wasm32 addresses 4 GiB)",
+                self.memory_mib
+            ));
+        }
+        let format = self
+            .format
+            .as_deref()
+            .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
+            .transpose()?;
+        let tz = self
+            .tz
+            .as_deref()
+            .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
+            .transpose()?;
+        let component = match &self.strategy {
+            Some(path) => ComponentSource {
+                bytes: std::fs::read(path)
+                    .map_err(|e| format!("cannot read component {}: {e}", path.display()))?,
+                origin: path.display().to_string(),
+            },
+            None => ComponentSource::default_component(),
+        };
+        for p in &self.data {
+            if !p.exists() {
+                return Err(format!("data file {} does not exist", p.display()));
+            }
+        }
+        Ok(RunConfig {
+            data: self.data,
+            load: LoadOptions {
+                format,
+                tz,
+                digits: self.digits,
+                repair: self.repair,
+            },
+            grid,
+            component,
+            engine: match self.engine {
+                EngineArg::Sandbox => EngineKind::Sandbox,
+                EngineArg::Native => EngineKind::Native,
+            },
+            limits: Limits {
+                memory_bytes: self.memory_mib << 20,
+                deadline: Duration::from_secs_f64(self.deadline_secs),
+                fuel: self.fuel,
+                reply_bytes: self.reply_mib << 20,
+                output_bytes: self.output_cap_kib << 10,
+            },
+            batch_size: self.batch_size,
+            jobs,
+            range,
+            output: self.output,
+        })
+    }
+}

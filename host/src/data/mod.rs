@@ -1,0 +1,283 @@
+//! Loading bars: sniffing the format, parsing, converting to UTC and integer points, and
+//! finding every defect (SPEC section 1).
+//!
+//! [`load`] reads every file fully and collects *all* defects before deciding, so one run tells
+//! the user everything that is wrong with their data instead of one problem per attempt. Bars
+//! are only returned when nothing is wrong (after `--repair` has fixed what it may fix).
+
+mod archive;
+mod csv;
+pub mod error;
+pub mod format;
+mod parquet;
+pub mod price;
+pub mod time;
+pub mod validate;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+pub use error::{DataError, Defect, DefectKind, ParseOptionError, Unit};
+pub use format::Format;
+pub use price::{MAX_DIGITS, digits_for_path, format_points, symbol_in_name};
+pub use time::{TzSpec, format_utc};
+pub use validate::{Gap, GapStats, Repair, RepairAction, Repairs};
+
+use error::Defects;
+use validate::{FileSpan, Rows};
+
+/// A validated series of bars: UTC times and integer-point bid prices, strictly increasing in
+/// time, every bar with `low <= min(open, close)` and `high >= max(open, close)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bars {
+    /// Bar open time, seconds since the Unix epoch, UTC.
+    pub time: Vec<i64>,
+    pub open: Vec<i64>,
+    pub high: Vec<i64>,
+    pub low: Vec<i64>,
+    pub close: Vec<i64>,
+    /// Decimal digits of the points (`price = points / 10^digits`).
+    pub digits: u32,
+}
+
+impl Bars {
+    pub fn len(&self) -> usize {
+        self.close.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.close.is_empty()
+    }
+}
+
+/// What was read: one entry per input file, for the results' metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, lower-case hex.
+    pub sha256: String,
+    pub format: String,
+    pub rows: usize,
+    /// The zone the file's local times were read in, and why (format rule, `--tz`, default).
+    pub zone: String,
+}
+
+/// How to read the files. The default sniffs the format, requires `--tz` only where the format
+/// does not fix the zone, takes digits from the file name, and does not repair.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Force this format instead of sniffing (for a zip: the format of the file inside).
+    pub format: Option<Format>,
+    /// Zone of timestamps that carry none. Required for MT4/MT5; for generic CSV and Parquet,
+    /// UTC when absent; ignored by HistData (fixed EST) and Dukascopy (zone in the header),
+    /// whose zones are part of the format.
+    pub tz: Option<TzSpec>,
+    /// Decimal digits of a price; else from the symbol in the file name (JPY pairs 3, others
+    /// 5), else 5.
+    pub digits: Option<u32>,
+    /// Drop duplicated timestamps (keeping the first) and sort each file by time, reporting what
+    /// changed, instead of failing on those two defects.
+    pub repair: bool,
+}
+
+/// What a successful load found besides the bars.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadReport {
+    /// The files in series order (by first bar).
+    pub files: Vec<SourceFile>,
+    pub digits: u32,
+    pub repairs: Repairs,
+    pub gaps: GapStats,
+    /// The bar interval: the most common step between bars, in seconds (0 for a single bar).
+    pub interval_secs: i64,
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: usize = self.files.iter().map(|s| s.rows).sum();
+        writeln!(
+            f,
+            "{rows} bars from {} file{}, {} digits, interval {} s",
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            self.digits,
+            self.interval_secs
+        )?;
+        for s in &self.files {
+            writeln!(
+                f,
+                "  {} ({}, {} rows, times in {}) sha256 {}",
+                s.path.display(),
+                s.format,
+                s.rows,
+                s.zone,
+                s.sha256
+            )?;
+        }
+        if !self.repairs.is_empty() {
+            writeln!(f, "{}", self.repairs)?;
+        }
+        write!(f, "{}", self.gaps)
+    }
+}
+
+/// One file after parsing and its own checks.
+struct Loaded {
+    source: SourceFile,
+    name: String,
+    unit: Unit,
+    rows: Rows,
+}
+
+/// Loads files as one series of bars (see [`LoadOptions`] and SPEC section 1).
+///
+/// Every defect in every file is collected before returning [`DataError::Defects`]; the files
+/// are joined in time order and must not overlap.
+pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport), DataError> {
+    if paths.is_empty() {
+        return Err(DataError::NoInput);
+    }
+    let digits = match opts.digits {
+        Some(d) if d > MAX_DIGITS => {
+            return Err(DataError::Options(format!(
+                "--digits {d} is more than {MAX_DIGITS}"
+            )));
+        }
+        Some(d) => d,
+        None => paths.iter().find_map(|p| digits_for_path(p)).unwrap_or(5),
+    };
+    let mut defects = Defects::default();
+    let mut repairs = validate::Repairs::default();
+    let mut loaded = Vec::with_capacity(paths.len());
+    for path in paths {
+        loaded.push(load_file(path, opts, digits, &mut defects, &mut repairs)?);
+    }
+
+    let spans: Vec<FileSpan> = loaded
+        .iter()
+        .map(|l| FileSpan {
+            file: &l.name,
+            unit: l.unit,
+            rows: &l.rows,
+        })
+        .collect();
+    let order = validate::order_files(&spans, &mut defects);
+    if !defects.is_empty() {
+        return Err(defects.into_error());
+    }
+
+    let n: usize = loaded.iter().map(|l| l.rows.len()).sum();
+    let mut bars = Bars {
+        time: Vec::with_capacity(n),
+        open: Vec::with_capacity(n),
+        high: Vec::with_capacity(n),
+        low: Vec::with_capacity(n),
+        close: Vec::with_capacity(n),
+        digits,
+    };
+    let mut files = Vec::with_capacity(loaded.len());
+    let mut loaded: Vec<Option<Loaded>> = loaded.into_iter().map(Some).collect();
+    for i in order {
+        let Some(l) = loaded[i].take() else { continue };
+        bars.time.extend_from_slice(&l.rows.time);
+        bars.open.extend_from_slice(&l.rows.open);
+        bars.high.extend_from_slice(&l.rows.high);
+        bars.low.extend_from_slice(&l.rows.low);
+        bars.close.extend_from_slice(&l.rows.close);
+        files.push(l.source);
+    }
+    let (interval_secs, gaps) = validate::gap_stats(&bars.time);
+    let report = LoadReport {
+        files,
+        digits,
+        repairs,
+        gaps,
+        interval_secs,
+    };
+    Ok((bars, report))
+}
+
+/// Reads, hashes, unzips, sniffs, parses and order-checks one file.
+fn load_file(
+    path: &std::path::Path,
+    opts: &LoadOptions,
+    digits: u32,
+    defects: &mut Defects,
+    repairs: &mut Repairs,
+) -> Result<Loaded, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let sha256 = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let (name, content, zipped) = if format::is_zip(&bytes) {
+        let (inner, content) = archive::read_single(&bytes).map_err(|why| DataError::Zip {
+            path: path.to_path_buf(),
+            why,
+        })?;
+        (format!("{}:{inner}", path.display()), content, true)
+    } else {
+        (path.display().to_string(), bytes, false)
+    };
+    let named = || PathBuf::from(&name);
+    if format::strip_bom(&content).trim_ascii().is_empty() {
+        return Err(DataError::Empty { path: named() });
+    }
+    let format = match opts.format {
+        Some(f) => f,
+        None => format::sniff(&content).map_err(|why| DataError::UnknownFormat { path: named(), why })?,
+    };
+
+    let mut own = Defects::default();
+    let (rows, zone, unit) = if format == Format::Parquet {
+        let out = parquet::parse_parquet(&name, &content, digits, opts.tz, &mut own)
+            .map_err(|why| DataError::Parquet { path: named(), why })?;
+        (out.rows, out.zone, Unit::Row)
+    } else {
+        let input = csv::TextInput {
+            name: &name,
+            bytes: &content,
+            format,
+            digits,
+            tz: opts.tz,
+        };
+        let out = csv::parse_text(&input, &mut own).map_err(|e| match e {
+            csv::TextError::Layout(why) => DataError::UnknownFormat {
+                path: named(),
+                why: format!("not a {format} file: {why}"),
+            },
+            csv::TextError::MissingTimezone => DataError::MissingTimezone {
+                path: named(),
+                format,
+            },
+        })?;
+        (out.rows, out.zone, Unit::Line)
+    };
+    if rows.len() == 0 && own.is_empty() {
+        return Err(DataError::Empty { path: named() });
+    }
+    let rows = validate::check_order(rows, &name, unit, opts.repair, &mut own, repairs);
+    // Row defects were found in line order and order defects after them: interleave by line.
+    own.list.sort_by_key(|d| d.line);
+    defects.append(own);
+    Ok(Loaded {
+        source: SourceFile {
+            path: path.to_path_buf(),
+            sha256,
+            format: if zipped {
+                format!("{format} (zip)")
+            } else {
+                format.to_string()
+            },
+            rows: rows.len(),
+            zone,
+        },
+        name,
+        unit,
+        rows,
+    })
+}

@@ -1,0 +1,145 @@
+//! The `stratbox` command: a thin layer over the library. Flags are parsed in two steps (clap's
+//! raw [`args::Cli`], then validated into library configs), errors become one clear message and
+//! a documented exit code.
+//!
+//! Exit codes (also in the README):
+//! - 0: everything ran and was written.
+//! - 1: stratbox itself failed (cannot write the output, an internal error).
+//! - 2: bad input: arguments, data file, grid, component; nothing was run, nothing written.
+//! - 3: partial: some strategies failed (listed); every other row was written.
+
+mod args;
+
+use std::process::ExitCode;
+
+use stratbox::run::{self, Lines, Progress, Quiet, RunError};
+use stratbox::sys;
+
+/// Documented exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const BAD_INPUT: u8 = 2;
+    pub const PARTIAL: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = <args::Cli as clap::Parser>::parse();
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure { code, message }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// An error with its exit code, ready for the user.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn bad_input(message: impl std::fmt::Display) -> Failure {
+        Failure {
+            code: exit::BAD_INPUT,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Failure {
+        Failure {
+            code: if e.is_bad_input() {
+                exit::BAD_INPUT
+            } else {
+                exit::FAILURE
+            },
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
+    match cli.command {
+        args::Command::Discover(a) => {
+            let cfg = a.into_config(None).map_err(Failure::bad_input)?;
+            run_and_report(&cfg, cli.quiet)
+        }
+        args::Command::Batch(a) => {
+            let range = a.start..a.end;
+            let cfg = a.run.into_config(Some(range)).map_err(Failure::bad_input)?;
+            run_and_report(&cfg, cli.quiet)
+        }
+        args::Command::Merge(a) => {
+            let merged = stratbox::merge::merge(&a.parts, &a.output).map_err(|e| Failure {
+                code: match e {
+                    stratbox::results::ResultsError::Merge(_)
+                    | stratbox::results::ResultsError::Read { .. } => exit::BAD_INPUT,
+                    _ => exit::FAILURE,
+                },
+                message: e.to_string(),
+            })?;
+            println!(
+                "merged {} parts: {} rows, {} strategies, complete -> {}",
+                merged.parts,
+                merged.rows,
+                merged.strategies,
+                merged.output.display()
+            );
+            Ok(exit::OK)
+        }
+        args::Command::Grid(a) => {
+            let grid = a.load().map_err(Failure::bad_input)?;
+            println!("{grid}");
+            let names = grid.param_names();
+            let shown = a.rows.min(grid.size());
+            if shown > 0 {
+                println!("\nfirst {shown} strategies:");
+                println!("  {:>6}  {}", "id", names.join("  "));
+                for id in 0..shown {
+                    let v = grid.values(id);
+                    let cells: Vec<String> = (0..names.len())
+                        .map(|p| format!("{:>w$}", grid.format_value(p, v[p]), w = names[p].len()))
+                        .collect();
+                    println!("  {id:>6}  {}", cells.join("  "));
+                }
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn run_and_report(cfg: &run::RunConfig, quiet: bool) -> Result<u8, Failure> {
+    let mut lines = Lines {
+        out: std::io::stderr(),
+    };
+    let progress: &mut dyn Progress = if quiet { &mut Quiet } else { &mut lines };
+    let summary = run::run(cfg, progress)?;
+    let failed: u64 = summary.failures.iter().map(|f| f.range.end - f.range.start).sum();
+    let phases: Vec<String> = summary
+        .phases
+        .iter()
+        .map(|(name, d)| format!("{name} {:.2}s", d.as_secs_f64()))
+        .collect();
+    eprintln!(
+        "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {} -> {}",
+        summary.elapsed.as_secs_f64(),
+        phases.join(", "),
+        summary.rows_written,
+        failed,
+        summary.strategies,
+        sys::mib(summary.peak_rss),
+        summary.output.display()
+    );
+    if failed > 0 {
+        eprintln!("Failed strategies (no rows written for them):");
+        for f in &summary.failures {
+            eprintln!("  {}..{}: {}", f.range.start, f.range.end, f.reason);
+        }
+        return Ok(exit::PARTIAL);
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,466 @@
+//! The WebAssembly sandbox: one wasmtime `Engine`, one compiled `Component` and one
+//! `InstancePre`, reused; a fresh `Store` (and so a fresh instance and linear memory) per batch,
+//! dropped when the batch ends, so nothing a batch allocates outlives it.
+//!
+//! What a guest gets: the ~13 `wasi:cli`/`wasi:io`/... interfaces a Rust std guest imports,
+//! linked but granting nothing: no preopened directory, no environment, no arguments, no network,
+//! a wall clock stopped at a fixed instant, a monotonic clock that never moves, random bytes from
+//! a fixed seed, stdin empty, stdout/stderr captured into capped buffers.
+//!
+//! What bounds it: linear memory (`StoreLimits`, growth past the cap traps), wall-clock time per
+//! batch (epoch interruption, a ticker thread advances the epoch), optionally instructions (fuel),
+//! the reply size (hostcall fuel, checked by wasmtime while lifting the reply), captured output.
+//! Every breach comes back as a [`BatchError`] that names the limit and the value seen.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "backtester",
+        path: "wit",
+    });
+}
+
+use bindings::{Backtester, BacktesterPre};
+
+/// How often the epoch ticks: the resolution of the per-batch deadline.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits of one batch. Defaults are generous for the default grid and small enough that
+/// a hostile guest cannot hurt the machine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Linear memory cap per instance, bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock deadline per batch.
+    pub deadline: Duration,
+    /// Optional instruction budget per batch (wasmtime fuel units, about one per instruction).
+    pub fuel: Option<u64>,
+    /// Largest reply accepted from a guest, bytes.
+    pub reply_bytes: usize,
+    /// Captured stdout and stderr cap, bytes each.
+    pub output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            deadline: Duration::from_secs(60),
+            fuel: None,
+            reply_bytes: 64 << 20,
+            output_bytes: 1 << 20,
+        }
+    }
+}
+
+/// A component that cannot be used at all (before any batch runs).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot set up the wasm engine: {0}")]
+    Engine(String),
+    #[error("component {origin} is not a valid stratbox backtester: {reason}")]
+    Invalid { origin: String, reason: String },
+}
+
+/// Why one batch failed, in plain words.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BatchError {
+    #[error("exceeded the deadline of {limit:?} (ran {seen:.2?})")]
+    Deadline { limit: Duration, seen: Duration },
+    #[error("exhausted the instruction budget of {limit} fuel")]
+    Fuel { limit: u64 },
+    #[error("hit the memory cap of {limit} MiB (tried to grow to {seen})")]
+    Memory { limit: usize, seen: String },
+    #[error("reply larger than the cap of {limit} bytes")]
+    ReplyTooLarge { limit: usize },
+    #[error("wrote more than the {limit}-byte cap to its {stream}")]
+    OutputCap { stream: &'static str, limit: usize },
+    #[error("panicked: {message}")]
+    Panic { message: String },
+    #[error("overflowed its stack")]
+    StackOverflow,
+    #[error("trapped: {trap}{}", stderr_tail(.stderr))]
+    Trap { trap: String, stderr: String },
+    #[error("returned an error: {0}")]
+    Guest(String),
+    #[error("sent a malformed reply: {0}")]
+    Malformed(String),
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    let s = stderr.trim();
+    if s.is_empty() {
+        String::new()
+    } else {
+        // The last 400 characters on one line: a Rust guest's panic message ends its stderr.
+        let one_line = s.lines().map(str::trim).collect::<Vec<_>>().join(" / ");
+        let tail: String = one_line
+            .chars()
+            .rev()
+            .take(400)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        format!(" (guest stderr: {tail})")
+    }
+}
+
+/// A Rust guest keeps its data stack in linear memory, growing down towards address 0: deep
+/// recursion runs the stack pointer below 0 and the next store faults out of bounds. wasmtime
+/// reports that as a plain memory fault, so recognise it by its shape: a fault at the top of the
+/// 32-bit address space, or a backtrace that is one function calling itself over and over.
+fn looks_like_stack_overflow(text: &str) -> bool {
+    if text.contains("memory fault at wasm address 0xffff") {
+        return true;
+    }
+    let frames: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(" - ").map(|(_, f)| f.trim_end_matches(|c| c != '>')))
+        .collect();
+    frames.len() >= 16 && frames.windows(2).filter(|w| w[0] == w[1]).count() >= frames.len() - 2
+}
+
+/// `MESSAGE (at FILE:LINE:COL)` from a Rust panic report
+/// (`thread '..' panicked at FILE:LINE:COL:\nMESSAGE\nnote: ...`).
+fn panic_message(stderr: &str) -> String {
+    let Some(start) = stderr.rfind("panicked at ") else {
+        return stderr.trim().to_string();
+    };
+    let report = &stderr[start + "panicked at ".len()..];
+    let (location, rest) = report.split_once('\n').unwrap_or((report, ""));
+    let message: Vec<&str> = rest.lines().take_while(|l| !l.starts_with("note: ")).collect();
+    format!(
+        "{} (at {})",
+        message.join(" / ").trim(),
+        location.trim_end_matches(':')
+    )
+}
+
+/// What `describe()` says about a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentInfo {
+    pub name: String,
+    pub version: String,
+    pub params: Vec<String>,
+}
+
+/// A reply and what the guest printed while producing it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub bytes: Vec<u8>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Time spent creating the store and instance (the sandbox's fixed cost per batch).
+    pub instantiate: Duration,
+    /// Time in the guest call itself, including copying the input in and the reply out.
+    pub call: Duration,
+}
+
+struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// A wall clock stopped at 2000-01-01T00:00:00Z: guests see time, never the real time.
+struct FixedWallClock;
+
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(946_684_800)
+    }
+}
+
+/// A monotonic clock that never advances.
+struct FixedMonotonicClock;
+
+impl HostMonotonicClock for FixedMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// Seed of the guest's random generators: fixed, so runs are reproducible.
+const RANDOM_SEED: u64 = 0x5354_5241_5442_4f58; // "STRATBOX"
+
+/// One compiled component, ready to be instantiated once per batch.
+pub struct Sandbox {
+    engine: Engine,
+    pre: BacktesterPre<State>,
+    limits: Limits,
+    info: ComponentInfo,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine configuration: deterministic floats, epoch interruption, fuel only when asked.
+fn engine_config(limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(limits.fuel.is_some());
+    // Same bits on every platform: canonical NaNs, deterministic relaxed SIMD (threads are not
+    // compiled into this wasmtime build at all).
+    config.cranelift_nan_canonicalization(true);
+    config.relaxed_simd_deterministic(true);
+    config.max_wasm_stack(1 << 20);
+    config
+}
+
+impl Sandbox {
+    /// Compiles `bytes` (a component of the `stratbox:backtest` world), links WASI granting
+    /// nothing, and asks it to `describe()` itself. `origin` names it in errors.
+    pub fn new(bytes: &[u8], origin: &str, limits: Limits) -> Result<Sandbox, LoadError> {
+        let invalid = |reason: String| LoadError::Invalid {
+            origin: origin.to_string(),
+            reason,
+        };
+        let engine = Engine::new(&engine_config(&limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let component = Component::new(&engine, bytes).map_err(|e| invalid(format!("{e:#}")))?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = BacktesterPre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("stratbox-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| LoadError::Engine(format!("cannot start the epoch thread: {e}")))?;
+        }
+        let mut sandbox = Sandbox {
+            engine,
+            pre,
+            limits,
+            info: ComponentInfo {
+                name: String::new(),
+                version: String::new(),
+                params: Vec::new(),
+            },
+            ticker_stop,
+        };
+        let (mut store, instance) = sandbox.instantiate().map_err(|e| invalid(e.to_string()))?;
+        let info = instance
+            .stratbox_backtest_strategy()
+            .call_describe(&mut store)
+            .map_err(|e| {
+                invalid(format!(
+                    "describe() failed: {}",
+                    sandbox.explain(e, &store, Duration::ZERO)
+                ))
+            })?;
+        sandbox.info = ComponentInfo {
+            name: info.name,
+            version: info.version,
+            params: info.params,
+        };
+        Ok(sandbox)
+    }
+
+    pub fn info(&self) -> &ComponentInfo {
+        &self.info
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn new_store(&self) -> Store<State> {
+        let stdout = MemoryOutputPipe::new(self.limits.output_bytes);
+        let stderr = MemoryOutputPipe::new(self.limits.output_bytes);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .wall_clock(FixedWallClock)
+            .monotonic_clock(FixedMonotonicClock)
+            .secure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+                RANDOM_SEED,
+            ))
+            .insecure_random(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(
+                RANDOM_SEED + 1,
+            ))
+            .insecure_random_seed(RANDOM_SEED as u128)
+            .allow_blocking_current_thread(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(self.limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .instances(16)
+            .memories(4)
+            .tables(16)
+            .build();
+        let mut store = Store::new(
+            &self.engine,
+            State {
+                wasi: wasi.build(),
+                table: ResourceTable::new(),
+                limits,
+                stdout: stdout.clone(),
+                stderr: stderr.clone(),
+            },
+        );
+        store.limiter(|s| &mut s.limits);
+        let ticks = (self.limits.deadline.as_nanos() / EPOCH_TICK.as_nanos()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        if let Some(fuel) = self.limits.fuel {
+            store
+                .set_fuel(fuel)
+                .expect("fuel is enabled in the engine config");
+        }
+        store.set_hostcall_fuel(self.limits.reply_bytes);
+        store
+    }
+
+    fn instantiate(&self) -> Result<(Store<State>, Backtester), BatchError> {
+        let mut store = self.new_store();
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| self.explain(e, &store, Duration::ZERO))?;
+        Ok((store, instance))
+    }
+
+    /// Runs one batch in a fresh instance. The store, and with it the instance's memory, is
+    /// dropped before this returns.
+    pub fn run_batch(&self, input: &[u8]) -> Result<Reply, BatchError> {
+        let t0 = Instant::now();
+        let (mut store, instance) = self.instantiate()?;
+        // Handles on the capture pipes that outlive the store.
+        let (stdout, stderr) = (store.data().stdout.clone(), store.data().stderr.clone());
+        let instantiate = t0.elapsed();
+        let t1 = Instant::now();
+        let result = instance
+            .stratbox_backtest_strategy()
+            .call_run_batch(&mut store, input);
+        let call = t1.elapsed();
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => return Err(self.explain(e, &store, call)),
+        };
+        drop(store);
+        // A full pipe refuses further writes; the guest may have carried on regardless (or given
+        // up with an error), but its output was cut, and the cap is a limit like the others.
+        for (stream, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
+            if pipe.contents().len() >= self.limits.output_bytes {
+                return Err(BatchError::OutputCap {
+                    stream,
+                    limit: self.limits.output_bytes,
+                });
+            }
+        }
+        let reply = result.map_err(BatchError::Guest)?;
+        Ok(Reply {
+            bytes: reply,
+            stdout: stdout.contents().to_vec(),
+            stderr: stderr.contents().to_vec(),
+            instantiate,
+            call,
+        })
+    }
+
+    /// Turns a wasmtime error into the limit or fault it stands for.
+    fn explain(&self, e: wasmtime::Error, store: &Store<State>, ran: Duration) -> BatchError {
+        let text = format!("{e:#}");
+        let state = store.data();
+        let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
+        if let Some(trap) = e.downcast_ref::<Trap>() {
+            return match trap {
+                Trap::Interrupt => BatchError::Deadline {
+                    limit: self.limits.deadline,
+                    seen: ran,
+                },
+                Trap::OutOfFuel => BatchError::Fuel {
+                    limit: self.limits.fuel.unwrap_or(0),
+                },
+                Trap::StackOverflow => BatchError::StackOverflow,
+                Trap::MemoryOutOfBounds if looks_like_stack_overflow(&text) => BatchError::StackOverflow,
+                // A Rust guest's panic prints its message to stderr, then aborts (`unreachable`).
+                Trap::UnreachableCodeReached if stderr.contains("panicked at") => BatchError::Panic {
+                    message: panic_message(&stderr),
+                },
+                // The trap's own words ("out of bounds memory access", ...), not the backtrace.
+                _ => BatchError::Trap {
+                    trap: trap.to_string(),
+                    stderr,
+                },
+            };
+        }
+        if text.contains("forcing trap when growing memory") || text.contains("memory minimum size") {
+            let seen = text
+                .split("to ")
+                .nth(1)
+                .map(|s| s.split_whitespace().take(2).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|| "more".into());
+            return BatchError::Memory {
+                limit: self.limits.memory_bytes >> 20,
+                seen,
+            };
+        }
+        if text.contains("hostcalls has been exhausted") || text.contains("too much data is being copied") {
+            return BatchError::ReplyTooLarge {
+                limit: self.limits.reply_bytes,
+            };
+        }
+        if text.contains("write beyond capacity of MemoryOutputPipe") {
+            // The pipe that refused the write is the fuller one.
+            let stream = if state.stderr.contents().len() > state.stdout.contents().len() {
+                "stderr"
+            } else {
+                "stdout"
+            };
+            return BatchError::OutputCap {
+                stream,
+                limit: self.limits.output_bytes,
+            };
+        }
+        BatchError::Trap {
+            trap: text.lines().next().unwrap_or_default().to_string(),
+            stderr,
+        }
+    }
+}

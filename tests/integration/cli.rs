@@ -1,0 +1,119 @@
+//! The command line as a user meets it: exit codes, messages, and no output left behind on error.
+
+use crate::common::{stratbox, text, year_lines};
+
+#[test]
+fn grid_prints_the_default_size() {
+    let o = stratbox(&["grid"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("4620 strategies x 3 lot sizes = 13860 rows"),
+        "{out}"
+    );
+    // id 1 is the second mom_th value, everything else at its first value.
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("1 ") && l.contains("0.00005")),
+        "{out}"
+    );
+}
+
+/// Writes the first 100 bars of the year with `edit` applied to line `line` (1-based).
+fn broken_file(dir: &std::path::Path, line: usize, edit: impl Fn(&str) -> String) -> std::path::PathBuf {
+    let mut lines: Vec<String> = year_lines()[..100].to_vec();
+    lines[line - 1] = edit(&lines[line - 1]);
+    let path = dir.join("DAT_ASCII_EURUSD_M1_broken.csv");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn assert_refused(case: &str, path: &std::path::Path, expect: &[&str]) {
+    let out = path.with_file_name(format!("out-{case}.parquet"));
+    let o = stratbox(&[
+        "discover",
+        "--data",
+        path.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{case}: exit code 2 = bad input; stderr:\n{err}"
+    );
+    for e in expect {
+        assert!(err.contains(e), "{case}: message lacks {e:?}:\n{err}");
+    }
+    assert!(!out.exists(), "{case}: an output file was left behind");
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{case}: temp files left: {leftovers:?}");
+}
+
+#[test]
+fn bad_data_is_refused_with_the_line_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // Line 10 loses its close and volume fields.
+    let p = broken_file(dir.path(), 10, |l| l.rsplitn(3, ';').nth(2).unwrap().to_string());
+    assert_refused("missing field", &p, &["line 10"]);
+    // Line 20: high below low (and so below open and close).
+    let p = broken_file(dir.path(), 20, |l| {
+        let f: Vec<&str> = l.split(';').collect();
+        format!("{};{};{};{};{};{}", f[0], f[1], "1.00000", f[3], f[4], f[5])
+    });
+    assert_refused("high < low", &p, &["line 20", "high"]);
+    // Line 30 repeats line 29's timestamp.
+    let lines = year_lines();
+    let p = broken_file(dir.path(), 30, |l| {
+        let ts = lines[28].split(';').next().unwrap();
+        format!("{ts};{}", l.split_once(';').unwrap().1)
+    });
+    assert_refused("duplicated timestamp", &p, &["line 30"]);
+    // Line 40 goes back in time to line 1's timestamp.
+    let p = broken_file(dir.path(), 40, |l| {
+        let ts = lines[0].split(';').next().unwrap();
+        format!("{ts};{}", l.split_once(';').unwrap().1)
+    });
+    assert_refused("time going backwards", &p, &["line 40"]);
+}
+
+#[test]
+fn a_missing_data_file_is_bad_input() {
+    let o = stratbox(&[
+        "discover",
+        "--data",
+        "/nonexistent/EURUSD.csv",
+        "--output",
+        "/tmp/never.parquet",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("/nonexistent/EURUSD.csv"));
+}
+
+#[test]
+fn a_grid_that_does_not_fit_the_strategy_is_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "lots = [1.0]\n[[axes]]\nparams = [\"mom_th\"]\nvalues = [0.0]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("o.parquet");
+    let o = stratbox(&[
+        "discover",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("missing") && err.contains("vol_max"), "{err}");
+    assert!(!out.exists());
+}

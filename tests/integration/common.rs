@@ -1,0 +1,79 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use stratbox::data::{self, Bars, LoadOptions};
+use stratbox::grid::Grid;
+use stratbox::run::{self, ComponentSource};
+use stratbox_engine::Columns;
+
+/// A path under `../shared` (the contract, the real data, the golden files).
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("shared")
+        .join(rel)
+}
+
+/// The bundled 2018 EURUSD M1 year, loaded once per test binary.
+pub fn year() -> &'static Bars {
+    static BARS: OnceLock<Bars> = OnceLock::new();
+    BARS.get_or_init(|| {
+        data::load(&[run::bundled_data()], &LoadOptions::default())
+            .expect("the bundled year loads")
+            .0
+    })
+}
+
+/// Feature columns of the bundled year under the default grid.
+pub fn year_columns() -> &'static Columns {
+    static COLS: OnceLock<Columns> = OnceLock::new();
+    COLS.get_or_init(|| run::prepare_columns(year(), &Grid::default_grid()))
+}
+
+/// The raw lines of the bundled HistData CSV (inside the zip), untouched by our parser.
+pub fn year_lines() -> &'static Vec<String> {
+    static LINES: OnceLock<Vec<String>> = OnceLock::new();
+    LINES.get_or_init(|| {
+        let file = std::fs::File::open(run::bundled_data()).unwrap();
+        let mut zip = zip::ZipArchive::new(file).unwrap();
+        let mut text = String::new();
+        zip.by_index(0).unwrap().read_to_string(&mut text).unwrap();
+        text.lines().map(str::to_string).collect()
+    })
+}
+
+/// Writes the first `n` bars of the bundled year as a plain HistData CSV and returns its path.
+pub fn year_slice(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join(format!("DAT_ASCII_EURUSD_M1_first{n}.csv"));
+    let mut text = year_lines()[..n].join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A component built by the build script, by file name (`mvt.wasm`, `hostile.wasm`).
+pub fn component(name: &str) -> ComponentSource {
+    let path = Path::new(run::COMPONENTS_DIR).join(name);
+    ComponentSource {
+        bytes: std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        origin: name.to_string(),
+    }
+}
+
+/// Runs the `stratbox` binary with `args`.
+pub fn stratbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stratbox"))
+        .args(args)
+        .output()
+        .expect("the stratbox binary runs")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -1,0 +1,216 @@
+//! Our results against `../shared/golden`, computed by an independent implementation of SPEC
+//! on the 2018 year: features bit for bit, 120 result rows, and every trade of three strategies.
+
+use std::collections::HashMap;
+
+use stratbox::grid::Grid;
+use stratbox_engine::protocol::{BatchInput, PROTOCOL_VERSION, StrategyParams};
+use stratbox_engine::strategy::replay;
+use stratbox_engine::{Mvt, ResultRow, Strategy};
+
+use crate::common::{self, shared, year, year_columns};
+
+/// Rows of a golden CSV as maps from column name to text.
+fn golden_csv(name: &str) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(shared(&format!("golden/{name}"))).expect("golden file");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .cloned()
+                .zip(l.split(',').map(str::to_string))
+                .collect()
+        })
+        .collect()
+}
+
+/// Python's `repr` of an f64 parses back to the same bits; `NaN` to NaN.
+fn py_float(s: &str) -> f64 {
+    if s == "NaN" {
+        f64::NAN
+    } else {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+}
+
+fn same_bits(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a.to_bits() == b.to_bits()
+}
+
+#[test]
+fn features_match_golden_bit_for_bit() {
+    let cols = year_columns();
+    let rows = golden_csv("features-2018.csv");
+    assert!(rows.len() > 120);
+    for r in &rows {
+        let i: usize = r["bar"].parse().unwrap();
+        assert_eq!(cols.close[i].to_string(), r["close_points"], "close of bar {i}");
+        for (name, ours) in [
+            ("momentum", cols.momentum[i]),
+            ("volatility", cols.volatility[i]),
+            ("trend", cols.trend[i]),
+        ] {
+            let theirs = py_float(&r[name]);
+            assert!(
+                same_bits(ours, theirs),
+                "{name} of bar {i}: ours {ours:?}, golden {theirs:?}"
+            );
+        }
+    }
+}
+
+/// EST wall time `YYYYMMDDHHMMSS` of bar `i` (HistData's zone: UTC-5).
+fn est(i: usize) -> String {
+    chrono::DateTime::from_timestamp(year().time[i] - 5 * 3600, 0)
+        .unwrap()
+        .format("%Y%m%d%H%M%S")
+        .to_string()
+}
+
+#[test]
+fn bar_times_are_utc_from_fixed_est() {
+    // First bar: 2018-01-01 17:00 EST = 22:00 UTC.
+    assert_eq!(stratbox::run::iso_utc(year().time[0]), "2018-01-01T22:00:00Z");
+    assert_eq!(est(0), "20180101170000");
+}
+
+fn mvt_strategy(grid: &Grid, id: u64) -> (Vec<f64>, Mvt) {
+    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
+    let order = grid.match_params(&names).unwrap();
+    let v = grid.values(id);
+    let values: Vec<f64> = order.iter().map(|&p| v[p]).collect();
+    let mvt = Mvt::from_params(&values, 10).unwrap();
+    (values, mvt)
+}
+
+#[test]
+fn trades_match_golden_for_three_strategies() {
+    let grid = Grid::default_grid();
+    let golden = golden_csv("trades-2018.csv");
+    for id in [0u64, 2400, 1234] {
+        let (_, mvt) = mvt_strategy(&grid, id);
+        let log = replay(year_columns(), &mvt, 0);
+        let theirs: Vec<&HashMap<String, String>> = golden
+            .iter()
+            .filter(|r| r["strategy_id"] == id.to_string())
+            .collect();
+        assert!(!theirs.is_empty());
+        assert_eq!(log.trades.len(), theirs.len(), "trade count of strategy {id}");
+        for (t, g) in log.trades.iter().zip(&theirs) {
+            let ours = (
+                t.entry_bar.to_string(),
+                t.exit_bar.to_string(),
+                est(t.entry_bar),
+                est(t.exit_bar),
+                t.points.to_string(),
+                t.reason.as_str().to_string(),
+            );
+            let expected = (
+                g["entry_bar"].clone(),
+                g["exit_bar"].clone(),
+                g["entry_ts_est"].clone(),
+                g["exit_ts_est"].clone(),
+                g["points"].clone(),
+                g["reason"].clone(),
+            );
+            assert_eq!(ours, expected, "strategy {id}");
+        }
+    }
+}
+
+fn golden_opt(s: &str) -> Option<f64> {
+    if s.is_empty() { None } else { Some(py_float(s)) }
+}
+
+#[test]
+fn results_match_golden_rows() {
+    let grid = Grid::default_grid();
+    let golden = golden_csv("results-2018.csv");
+    let mut ids: Vec<u64> = golden.iter().map(|r| r["strategy_id"].parse().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    let strategies: Vec<StrategyParams> = ids
+        .iter()
+        .map(|&id| StrategyParams {
+            id,
+            values: mvt_strategy(&grid, id).0,
+        })
+        .collect();
+    let input = BatchInput {
+        protocol: PROTOCOL_VERSION,
+        columns: year_columns().clone(),
+        param_names: Mvt::PARAMS.iter().map(|s| s.to_string()).collect(),
+        strategies,
+        lots: grid.lots.clone(),
+        costs: grid.engine_costs(5),
+    };
+    let rows = stratbox_engine::run_batch::<Mvt>(&input).unwrap();
+    let ours: HashMap<(u64, u64), &ResultRow> = rows
+        .iter()
+        .map(|r| ((r.strategy_id, r.lots.to_bits()), r))
+        .collect();
+    for g in &golden {
+        let id: u64 = g["strategy_id"].parse().unwrap();
+        let lots = py_float(&g["lots"]);
+        // The grid maps the id to the same parameters as the golden implementation.
+        let v = grid.values(id);
+        let names = grid.param_names();
+        for (p, name) in names.iter().enumerate() {
+            assert_eq!(
+                grid.format_value(p, v[p]),
+                grid.format_value(
+                    p,
+                    if name == "direction" {
+                        (g[name] == "short") as u8 as f64
+                    } else {
+                        py_float(&g[name])
+                    }
+                ),
+                "{name} of strategy {id}"
+            );
+        }
+        let r = ours[&(id, lots.to_bits())];
+        let ctx = format!("strategy {id} lots {lots}");
+        let counts = [r.n_trades, r.n_wins, r.n_losses, r.n_sl, r.n_tp, r.n_time].map(|n| n.to_string());
+        let expected = ["n_trades", "n_wins", "n_losses", "n_sl", "n_tp", "n_time"].map(|k| g[k].clone());
+        assert_eq!(counts, expected, "{ctx}: counts");
+        for (name, ours) in [
+            ("gross_profit_usd", r.gross_profit_usd),
+            ("gross_loss_usd", r.gross_loss_usd),
+            ("net_pnl_usd", r.net_pnl_usd),
+            ("max_drawdown_usd", r.max_drawdown_usd),
+            ("max_drawdown_pct", r.max_drawdown_pct),
+            ("return_pct", r.return_pct),
+            ("open_pnl_usd", r.open_pnl_usd),
+        ] {
+            assert!(
+                same_bits(ours, py_float(&g[name])),
+                "{ctx}: {name} ours {ours:?} golden {}",
+                g[name]
+            );
+        }
+        for (name, ours) in [
+            ("profit_factor", r.profit_factor),
+            ("win_rate", r.win_rate),
+            ("expectancy_usd", r.expectancy_usd),
+            ("avg_bars_held", r.avg_bars_held),
+        ] {
+            let theirs = golden_opt(&g[name]);
+            let same = match (ours, theirs) {
+                (None, None) => true,
+                (Some(a), Some(b)) => same_bits(a, b),
+                _ => false,
+            };
+            assert!(same, "{ctx}: {name} ours {ours:?} golden {theirs:?}");
+        }
+        assert_eq!(
+            (r.ruined, r.open_at_end),
+            (g["ruined"] == "True", g["open_at_end"] == "True"),
+            "{ctx}: flags"
+        );
+    }
+    let _ = common::text;
+}

@@ -1,0 +1,12 @@
+//! stratbox's integration tests: one binary, helpers in `common`.
+//!
+//! Tests read the real data in `../shared` (beside the clone, as in CI) and the bundled year.
+
+mod common;
+
+mod batching;
+mod cli;
+mod data_tests;
+mod golden;
+mod sandbox_vs_native;
+mod trapping_guest;

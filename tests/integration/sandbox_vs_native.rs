@@ -1,0 +1,63 @@
+//! The wasm guest and the native engine give byte-identical replies on real data.
+
+use stratbox::grid::Grid;
+use stratbox::run;
+use stratbox::sandbox::{Limits, Sandbox};
+use stratbox::scheduler::Job;
+use stratbox_engine::{Columns, Mvt, Strategy};
+
+use crate::common::{component, year_columns};
+
+/// The first `n` bars of the bundled year's columns.
+fn first_bars(n: usize) -> Columns {
+    let c = year_columns();
+    Columns {
+        time: c.time[..n].to_vec(),
+        open: c.open[..n].to_vec(),
+        high: c.high[..n].to_vec(),
+        low: c.low[..n].to_vec(),
+        close: c.close[..n].to_vec(),
+        momentum: c.momentum[..n].to_vec(),
+        volatility: c.volatility[..n].to_vec(),
+        trend: c.trend[..n].to_vec(),
+    }
+}
+
+#[test]
+fn wasm_and_native_replies_are_byte_identical_on_a_real_month() {
+    // January 2018: the bars before 2018-02-01 00:00 UTC.
+    let c = year_columns();
+    let month = c.time.partition_point(|&t| t < 1_517_443_200);
+    assert!(month > 25_000, "a month of minute bars, got {month}");
+    let cols = first_bars(month);
+    let grid = Grid::default_grid();
+    let sandbox = Sandbox::new(&component("mvt.wasm").bytes, "mvt.wasm", Limits::default()).unwrap();
+    assert_eq!(sandbox.info().params, Mvt::PARAMS);
+    let order = grid.match_params(&sandbox.info().params).unwrap();
+    let job = Job::new(
+        &grid,
+        sandbox.info().params.clone(),
+        order,
+        &cols,
+        grid.engine_costs(5),
+    );
+    let mut trades = 0;
+    // Long strategies, then short ones: 300 strategies, 900 rows.
+    for range in [0..150, 2310..2460] {
+        let input = job.encode(&range);
+        let wasm = sandbox.run_batch(&input).unwrap();
+        let native = stratbox_engine::run_batch_bytes::<Mvt>(&input).unwrap();
+        assert_eq!(wasm.bytes, native, "replies differ for {range:?}");
+        let rows = job.check_reply(&range, &wasm.bytes).unwrap();
+        trades += rows.iter().map(|r| r.n_trades as u64).sum::<u64>();
+    }
+    assert!(
+        trades > 10_000,
+        "the month must exercise real trades, got {trades}"
+    );
+}
+
+#[test]
+fn the_embedded_component_is_the_built_one() {
+    assert_eq!(run::DEFAULT_COMPONENT, component("mvt.wasm").bytes.as_slice());
+}

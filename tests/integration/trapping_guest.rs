@@ -1,0 +1,73 @@
+//! A guest that fails on one strategy: that batch is reported with its range and reason, the
+//! strategies around the bad one still get rows, the other batches' rows are written, and the
+//! exit code says the run was partial.
+
+use crate::common::{self, stratbox, text, year_slice};
+
+/// A grid for the hostile component: strategies k = 0..20, the one with k = 7 misbehaves.
+fn hostile_grid(dir: &std::path::Path, mode: u32) -> std::path::PathBuf {
+    let path = dir.join(format!("hostile-{mode}.toml"));
+    let toml = format!(
+        "lots = [0.01, 1.0]\n\
+         [[axes]]\nparams = [\"k\"]\nvalues = [{}]\n\
+         [[axes]]\nparams = [\"bad_k\"]\nvalues = [7]\n\
+         [[axes]]\nparams = [\"mode\"]\nvalues = [{mode}]\n",
+        (0..20).map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
+    );
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+#[test]
+fn a_panicking_strategy_fails_alone_and_the_run_is_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = year_slice(dir.path(), 2_000);
+    let grid = hostile_grid(dir.path(), 4);
+    let wasm = std::path::Path::new(stratbox::run::COMPONENTS_DIR).join("hostile.wasm");
+    let out = dir.path().join("out.parquet");
+    let o = stratbox(&[
+        "discover",
+        "--data",
+        data.to_str().unwrap(),
+        "--grid",
+        grid.to_str().unwrap(),
+        "--strategy",
+        wasm.to_str().unwrap(),
+        "--batch-size",
+        "5",
+        "--jobs",
+        "2",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "exit code 3 = partial; stderr:\n{err}");
+    // The batch holding strategy 7 (ids 5..10, batch 2 of 4) is reported, with the reason.
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("Batch 2/4"))
+        .unwrap_or_else(|| panic!("no line for batch 2:\n{err}"));
+    assert!(line.contains("5-10") && line.contains("FAILED 1 of 5"), "{line}");
+    assert!(
+        err.contains("strategies 7..8") && err.contains("hostile strategy panicked on purpose"),
+        "{err}"
+    );
+    for b in ["Batch 1/4", "Batch 3/4", "Batch 4/4"] {
+        assert!(
+            err.lines().any(|l| l.starts_with(b) && l.contains(" ok ")),
+            "{b} not ok:\n{err}"
+        );
+    }
+    // Every other strategy's rows are written: 19 strategies x 2 lot sizes.
+    let (df, _) = stratbox::results::read_parquet(&out).unwrap();
+    assert_eq!(df.height(), 38);
+    let ids: Vec<i64> = df
+        .column("strategy_id")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert!(!ids.contains(&7) && ids.contains(&6) && ids.contains(&8));
+    let _ = common::shared;
+}
