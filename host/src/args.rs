@@ -34,6 +34,10 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print a grid's size and its first strategies.
     Grid(GridArgs),
+    /// Write a self-contained HTML report of a results file.
+    Report(crate::cli_reports::ReportArgs),
+    /// Replay one strategy and write its trade list.
+    Trades(crate::cli_reports::TradesArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -101,6 +105,12 @@ pub struct RunArgs {
     /// Results file.
     #[arg(long, short, default_value = "results/results.parquet")]
     pub output: PathBuf,
+    /// Split the data at this date (UTC, `YYYY-MM-DD`): run in-sample (before) and out-of-sample
+    /// (from it on), and show how the in-sample best did out of sample.
+    #[arg(long)]
+    pub split: Option<String>,
+    #[command(flatten)]
+    pub ranking: crate::cli_reports::RankArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -150,7 +160,12 @@ fn load_grid(path: Option<&PathBuf>) -> Result<Grid, String> {
 
 impl RunArgs {
     /// Validates the flags into a run configuration.
-    pub fn into_config(self, range: Option<Range<u64>>) -> Result<RunConfig, String> {
+    pub fn into_config(&self, range: Option<Range<u64>>) -> Result<RunConfig, String> {
+        let this = self.clone();
+        this.into_config_owned(range)
+    }
+
+    fn into_config_owned(self, range: Option<Range<u64>>) -> Result<RunConfig, String> {
         let mut grid = load_grid(self.grid.as_ref())?;
         if let Some(spread) = self.spread {
             if spread < 0 {
@@ -231,6 +246,7 @@ impl RunArgs {
             batch_size: self.batch_size,
             jobs,
             range,
+            window: None,
             output: self.output,
         })
     }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod features;
 pub mod grid;
 pub mod merge;
+pub mod report;
 pub mod results;
 pub mod run;
 pub mod sandbox;

@@ -9,6 +9,7 @@
 //! - 3: partial: some strategies failed (listed); every other row was written.
 
 mod args;
+mod cli_reports;
 
 use std::process::ExitCode;
 
@@ -35,13 +36,13 @@ fn main() -> ExitCode {
 }
 
 /// An error with its exit code, ready for the user.
-struct Failure {
+pub(crate) struct Failure {
     code: u8,
     message: String,
 }
 
 impl Failure {
-    fn bad_input(message: impl std::fmt::Display) -> Failure {
+    pub(crate) fn bad_input(message: impl std::fmt::Display) -> Failure {
         Failure {
             code: exit::BAD_INPUT,
             message: message.to_string(),
@@ -66,12 +67,17 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
     match cli.command {
         args::Command::Discover(a) => {
             let cfg = a.into_config(None).map_err(Failure::bad_input)?;
-            run_and_report(&cfg, cli.quiet)
+            if let Some(split) = &a.split {
+                return cli_reports::discover_split(cfg, split, &a.ranking, cli.quiet);
+            }
+            let (code, summary) = run_and_report(&cfg, cli.quiet)?;
+            cli_reports::after_discover(&cfg, &summary, &a.ranking)?;
+            Ok(code)
         }
         args::Command::Batch(a) => {
             let range = a.start..a.end;
             let cfg = a.run.into_config(Some(range)).map_err(Failure::bad_input)?;
-            run_and_report(&cfg, cli.quiet)
+            Ok(run_and_report(&cfg, cli.quiet)?.0)
         }
         args::Command::Merge(a) => {
             let merged = stratbox::merge::merge(&a.parts, &a.output).map_err(|e| Failure {
@@ -91,6 +97,8 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
             );
             Ok(exit::OK)
         }
+        args::Command::Report(a) => cli_reports::report(a),
+        args::Command::Trades(a) => cli_reports::trades(a),
         args::Command::Grid(a) => {
             let grid = a.load().map_err(Failure::bad_input)?;
             println!("{grid}");
@@ -112,7 +120,7 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
     }
 }
 
-fn run_and_report(cfg: &run::RunConfig, quiet: bool) -> Result<u8, Failure> {
+fn run_and_report(cfg: &run::RunConfig, quiet: bool) -> Result<(u8, run::RunSummary), Failure> {
     let mut lines = Lines {
         out: std::io::stderr(),
     };
@@ -139,7 +147,7 @@ fn run_and_report(cfg: &run::RunConfig, quiet: bool) -> Result<u8, Failure> {
         for f in &summary.failures {
             eprintln!("  {}..{}: {}", f.range.start, f.range.end, f.reason);
         }
-        return Ok(exit::PARTIAL);
+        return Ok((exit::PARTIAL, summary));
     }
-    Ok(exit::OK)
+    Ok((exit::OK, summary))
 }

@@ -23,6 +23,8 @@ pub mod keys {
     pub const SPAN: &str = "stratbox.span";
     pub const COMPONENT: &str = "stratbox.component";
     pub const COSTS: &str = "stratbox.costs";
+    /// Present when the run used only part of the data (`discover --split`): `start/end` UTC.
+    pub const WINDOW: &str = "stratbox.window";
     /// Present on part files only: the id range `start..end` the part covers.
     pub const RANGE: &str = "stratbox.range";
 }

@@ -78,6 +78,8 @@ pub struct RunConfig {
     pub jobs: usize,
     /// Only these strategy ids (a worker's share); `None` for the whole grid.
     pub range: Option<Range<u64>>,
+    /// Only bars whose time (UTC seconds) is in this range, e.g. the in-sample part of a split.
+    pub window: Option<Range<i64>>,
     pub output: PathBuf,
 }
 
@@ -262,6 +264,9 @@ pub fn metadata(
     );
     if let Some(r) = &cfg.range {
         m.insert(keys::RANGE.into(), format!("{}..{}", r.start, r.end));
+    }
+    if let Some(w) = &cfg.window {
+        m.insert(keys::WINDOW.into(), format!("{}/{}", iso_utc(w.start), iso_utc(w.end)));
     }
     m
 }

@@ -21,6 +21,7 @@ pub fn config(data: &Path, output: &Path, batch_size: u64, jobs: usize, engine: 
         batch_size,
         jobs,
         range: None,
+        window: None,
         output: output.to_owned(),
     }
 }

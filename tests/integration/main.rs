@@ -8,5 +8,6 @@ mod batching;
 mod cli;
 mod data_tests;
 mod golden;
+mod report_tests;
 mod sandbox_vs_native;
 mod trapping_guest;

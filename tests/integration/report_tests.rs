@@ -1,0 +1,1 @@
+//! Tests of the summary, `stratbox trades`, `stratbox report` and `discover --split`.
