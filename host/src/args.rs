@@ -49,6 +49,42 @@ pub enum EngineArg {
     Native,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A live bar on a terminal, per-batch lines otherwise.
+    Auto,
+    Bar,
+    Lines,
+    /// One JSON object per batch on stdout.
+    Json,
+}
+
+/// `K/N`, or `N` with K from the job-array engine's environment.
+pub fn parse_shard(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<(usize, usize), String> {
+    let number = |s: &str, what: &str| -> Result<usize, String> {
+        s.trim()
+            .parse()
+            .map_err(|_| format!("--shard {spec}: {what} {s:?} is not a whole number"))
+    };
+    let (k, n) = match spec.split_once('/') {
+        Some((k, n)) => (number(k, "K")?, number(n, "N")?),
+        None => {
+            let n = number(spec, "N")?;
+            let (var, k) = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"]
+                .iter()
+                .find_map(|v| env(v).map(|k| (*v, k)))
+                .ok_or_else(|| {
+                    format!("--shard {spec}: give K/N, or set JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID")
+                })?;
+            (number(&k, var)?, n)
+        }
+    };
+    if n == 0 || k >= n {
+        return Err(format!("--shard {spec}: K must be in 0..N, got K = {k}, N = {n}"));
+    }
+    Ok((k, n))
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Data files (one series, joined in time order). Default: the bundled 2018 EURUSD M1 year.
@@ -105,6 +141,16 @@ pub struct RunArgs {
     /// Results file.
     #[arg(long, short, default_value = "results/results.parquet")]
     pub output: PathBuf,
+    /// Run only shard K of N (`K/N`, K from 0): batch i belongs to shard i % N. With `N` alone,
+    /// K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Start over instead of resuming a checkpoint left by an earlier run of this output.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Progress display: a live bar on a terminal and lines otherwise (auto), or forced.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressArg,
     /// Split the data at this date (UTC, `YYYY-MM-DD`): run in-sample (before) and out-of-sample
     /// (from it on), and show how the in-sample best did out of sample.
     #[arg(long)]
@@ -247,6 +293,12 @@ impl RunArgs {
             jobs,
             range,
             window: None,
+            shard: self
+                .shard
+                .as_deref()
+                .map(|s| parse_shard(s, |v| std::env::var(v).ok()))
+                .transpose()?,
+            fresh: self.fresh,
             output: self.output,
         })
     }

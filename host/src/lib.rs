@@ -5,10 +5,12 @@
 //! -> rows -> [`results`] (one Parquet file). [`run`] strings them together for one run;
 //! [`merge`] joins the part files of several runs.
 
+pub mod checkpoint;
 pub mod data;
 pub mod features;
 pub mod grid;
 pub mod merge;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -7,13 +7,17 @@
 //! - 1: stratbox itself failed (cannot write the output, an internal error).
 //! - 2: bad input: arguments, data file, grid, component; nothing was run, nothing written.
 //! - 3: partial: some strategies failed (listed); every other row was written.
+//! - 4: interrupted (Ctrl-C): finished batches are saved; the same command resumes.
 
 mod args;
 mod cli_reports;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use stratbox::run::{self, Lines, Progress, Quiet, RunError};
+use stratbox::progress::{Bar, Json, Lines, Progress, Quiet};
+use stratbox::run::{self, RunError};
 use stratbox::sys;
 
 /// Documented exit codes.
@@ -22,10 +26,12 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     pub const BAD_INPUT: u8 = 2;
     pub const PARTIAL: u8 = 3;
+    pub const INTERRUPTED: u8 = 4;
 }
 
 fn main() -> ExitCode {
     let cli = <args::Cli as clap::Parser>::parse();
+    install_interrupt_handler();
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(Failure { code, message }) => {
@@ -52,15 +58,31 @@ impl Failure {
 
 impl From<RunError> for Failure {
     fn from(e: RunError) -> Failure {
+        let code = match &e {
+            RunError::Interrupted { .. } => exit::INTERRUPTED,
+            e if e.is_bad_input() => exit::BAD_INPUT,
+            _ => exit::FAILURE,
+        };
         Failure {
-            code: if e.is_bad_input() {
-                exit::BAD_INPUT
-            } else {
-                exit::FAILURE
-            },
+            code,
             message: format!("{e:#}"),
         }
     }
+}
+
+/// Set by the first Ctrl-C: no new batch starts; running ones finish and are saved. A second
+/// Ctrl-C exits at once (finished batches are on disk already; nothing half-written is left
+/// under a final name).
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: abandoning running batches; run the same command to resume");
+            std::process::exit(exit::INTERRUPTED as i32);
+        }
+        eprintln!("\ninterrupt: finishing the running batches (Ctrl-C again to abandon them)...");
+    });
 }
 
 fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
@@ -70,14 +92,14 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
             if let Some(split) = &a.split {
                 return cli_reports::discover_split(cfg, split, &a.ranking, cli.quiet);
             }
-            let (code, summary) = run_and_report(&cfg, cli.quiet)?;
+            let (code, summary) = run_and_report(&cfg, cli.quiet, a.progress)?;
             cli_reports::after_discover(&cfg, &summary, &a.ranking)?;
             Ok(code)
         }
         args::Command::Batch(a) => {
             let range = a.start..a.end;
             let cfg = a.run.into_config(Some(range)).map_err(Failure::bad_input)?;
-            Ok(run_and_report(&cfg, cli.quiet)?.0)
+            Ok(run_and_report(&cfg, cli.quiet, a.run.progress)?.0)
         }
         args::Command::Merge(a) => {
             let merged = stratbox::merge::merge(&a.parts, &a.output).map_err(|e| Failure {
@@ -120,20 +142,39 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
     }
 }
 
-fn run_and_report(cfg: &run::RunConfig, quiet: bool) -> Result<(u8, run::RunSummary), Failure> {
-    let mut lines = Lines {
-        out: std::io::stderr(),
+fn run_and_report(
+    cfg: &run::RunConfig,
+    quiet: bool,
+    mode: args::ProgressArg,
+) -> Result<(u8, run::RunSummary), Failure> {
+    let mut progress: Box<dyn Progress> = match mode {
+        _ if quiet => Box::new(Quiet),
+        args::ProgressArg::Json => Box::new(Json {
+            out: std::io::stdout(),
+        }),
+        args::ProgressArg::Lines => Box::new(Lines {
+            out: std::io::stderr(),
+        }),
+        args::ProgressArg::Bar => Box::new(Bar::new(std::io::stderr())),
+        args::ProgressArg::Auto if std::io::stderr().is_terminal() => Box::new(Bar::new(std::io::stderr())),
+        args::ProgressArg::Auto => Box::new(Lines {
+            out: std::io::stderr(),
+        }),
     };
-    let progress: &mut dyn Progress = if quiet { &mut Quiet } else { &mut lines };
-    let summary = run::run(cfg, progress)?;
-    let failed: u64 = summary.failures.iter().map(|f| f.range.end - f.range.start).sum();
+    let summary = run::run_until(cfg, progress.as_mut(), &STOP)?;
+    let failed: u64 = summary.failures.iter().map(|f| f.len()).sum();
     let phases: Vec<String> = summary
         .phases
         .iter()
         .map(|(name, d)| format!("{name} {:.2}s", d.as_secs_f64()))
         .collect();
+    let resumed = if summary.resumed > 0 {
+        format!(" | {} batches resumed from a checkpoint", summary.resumed)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {} -> {}",
+        "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {}{resumed} -> {}",
         summary.elapsed.as_secs_f64(),
         phases.join(", "),
         summary.rows_written,

@@ -40,6 +40,7 @@ pub fn merge(parts: &[PathBuf], output: &Path) -> Result<Merged, ResultsError> {
     for path in parts {
         let (df, mut meta) = results::read_parquet(path)?;
         meta.remove(keys::RANGE);
+        meta.remove(keys::SHARD);
         match &reference {
             None => reference = Some((path.clone(), meta)),
             Some((first, expected)) => {

@@ -25,6 +25,8 @@ pub mod keys {
     pub const COSTS: &str = "stratbox.costs";
     /// Present when the run used only part of the data (`discover --split`): `start/end` UTC.
     pub const WINDOW: &str = "stratbox.window";
+    /// Present on shard files only: `K/N`.
+    pub const SHARD: &str = "stratbox.shard";
     /// Present on part files only: the id range `start..end` the part covers.
     pub const RANGE: &str = "stratbox.range";
 }

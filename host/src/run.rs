@@ -7,17 +7,19 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use stratbox_engine::{Columns, Mvt, Strategy};
 
+use crate::checkpoint::{BatchRecord, Checkpoint, CheckpointError, FailedRange, Manifest};
 use crate::data::{self, Bars, DataError, LoadOptions, LoadReport};
 use crate::features;
 use crate::grid::{Grid, GridError};
 use crate::results::{self, ResultsError, keys};
 use crate::sandbox::{ComponentInfo, Limits, LoadError, Sandbox};
-use crate::scheduler::{self, Backend, BatchOutcome, Failure, Job};
+use crate::scheduler::{self, Backend, Job};
 use crate::sys;
 
 /// The default backtester component, built from `guest/` by the build script.
@@ -80,6 +82,10 @@ pub struct RunConfig {
     pub range: Option<Range<u64>>,
     /// Only bars whose time (UTC seconds) is in this range, e.g. the in-sample part of a split.
     pub window: Option<Range<i64>>,
+    /// Only shard `K` of `N` (`(K, N)`): batch `i` belongs to shard `i % N`.
+    pub shard: Option<(usize, usize)>,
+    /// Delete an existing checkpoint of the output instead of resuming it.
+    pub fresh: bool,
     pub output: PathBuf,
 }
 
@@ -96,12 +102,27 @@ pub enum RunError {
     Invalid(String),
     #[error(transparent)]
     Results(#[from] ResultsError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(
+        "interrupted after {done} of {total} batches; finished batches are saved in {}: run the same command again to resume",
+        parts.display()
+    )]
+    Interrupted {
+        done: usize,
+        total: usize,
+        parts: PathBuf,
+    },
 }
 
 impl RunError {
     /// Bad input (data, grid, component, arguments) as opposed to a failure while running.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, RunError::Results(_))
+        match self {
+            RunError::Data(_) | RunError::Grid(_) | RunError::Component(_) | RunError::Invalid(_) => true,
+            RunError::Checkpoint(e) => matches!(e, CheckpointError::Mismatch { .. }),
+            RunError::Results(_) | RunError::Interrupted { .. } => false,
+        }
     }
 }
 
@@ -112,75 +133,16 @@ pub struct RunSummary {
     pub rows_written: usize,
     pub strategies: u64,
     pub batches: usize,
-    pub failures: Vec<Failure>,
+    /// Batches found finished by an earlier, interrupted run and not computed again.
+    pub resumed: usize,
+    pub failures: Vec<FailedRange>,
     pub elapsed: Duration,
     pub phases: Vec<(&'static str, Duration)>,
     pub peak_rss: Option<u64>,
     pub sandbox_overhead: Duration,
 }
 
-/// Receives progress as batches finish.
-pub trait Progress {
-    fn started(&mut self, _what: &str) {}
-    fn batch_done(&mut self, _outcome: &BatchOutcome, _done: usize, _total: usize) {}
-}
-
-/// Prints nothing.
-pub struct Quiet;
-impl Progress for Quiet {}
-
-/// The seed's per-batch lines on stderr:
-/// `Batch  3/24:  400-600  ok 0.12s | 200 strategies | RSS 85 MiB`.
-pub struct Lines<W: Write> {
-    pub out: W,
-}
-
-impl<W: Write> Progress for Lines<W> {
-    fn started(&mut self, what: &str) {
-        let _ = writeln!(self.out, "{what}");
-    }
-
-    fn batch_done(&mut self, o: &BatchOutcome, done: usize, total: usize) {
-        let width = total.to_string().len();
-        let n = o.range.end - o.range.start;
-        let failed: u64 = o.failures.iter().map(|f| f.range.end - f.range.start).sum();
-        let status = if failed == 0 && o.attempts == 1 {
-            "ok".to_string()
-        } else if failed == 0 {
-            format!("ok after {} attempts", o.attempts)
-        } else {
-            format!("FAILED {failed} of {n}")
-        };
-        let _ = writeln!(
-            self.out,
-            "Batch {:>width$}/{total}: {:>6}-{:<6} {status} {:.2}s | {n} strategies | RSS {}",
-            o.index + 1,
-            o.range.start,
-            o.range.end,
-            o.elapsed.as_secs_f64(),
-            sys::mib(sys::current_rss()),
-        );
-        if let Some(first) = &o.first_error {
-            let _ = writeln!(self.out, "    first attempt: {first}");
-        }
-        for f in &o.failures {
-            let _ = writeln!(
-                self.out,
-                "    strategies {}..{}: {}",
-                f.range.start, f.range.end, f.reason
-            );
-        }
-        if !o.stderr.is_empty() {
-            let text = String::from_utf8_lossy(&o.stderr);
-            let _ = writeln!(
-                self.out,
-                "    guest stderr: {}",
-                text.trim().chars().take(500).collect::<String>()
-            );
-        }
-        let _ = done;
-    }
-}
+pub use crate::progress::{Lines, Progress, Quiet};
 
 /// Loads bars and computes the feature columns the guests receive.
 pub fn prepare_columns(bars: &Bars, grid: &Grid) -> Columns {
@@ -197,14 +159,37 @@ pub fn prepare_columns(bars: &Bars, grid: &Grid) -> Columns {
     }
 }
 
-/// Loads the configured data (the bundled set when none is given).
-pub fn load_data(cfg: &RunConfig) -> Result<(Bars, LoadReport), DataError> {
+/// Loads the configured data (the bundled set when none is given), cut to the run's window.
+pub fn load_data(cfg: &RunConfig) -> Result<(Bars, LoadReport), RunError> {
     let paths = if cfg.data.is_empty() {
         vec![bundled_data()]
     } else {
         cfg.data.clone()
     };
-    data::load(&paths, &cfg.load)
+    let (bars, report) = data::load(&paths, &cfg.load)?;
+    let Some(w) = &cfg.window else {
+        return Ok((bars, report));
+    };
+    let (a, b) = (
+        bars.time.partition_point(|&t| t < w.start),
+        bars.time.partition_point(|&t| t < w.end),
+    );
+    if a >= b {
+        return Err(RunError::Invalid(format!(
+            "no bars between {} and {}",
+            iso_utc(w.start),
+            iso_utc(w.end)
+        )));
+    }
+    let cut = Bars {
+        time: bars.time[a..b].to_vec(),
+        open: bars.open[a..b].to_vec(),
+        high: bars.high[a..b].to_vec(),
+        low: bars.low[a..b].to_vec(),
+        close: bars.close[a..b].to_vec(),
+        digits: bars.digits,
+    };
+    Ok((cut, report))
 }
 
 /// The run's provenance, stored in the Parquet key-value metadata.
@@ -266,7 +251,10 @@ pub fn metadata(
         m.insert(keys::RANGE.into(), format!("{}..{}", r.start, r.end));
     }
     if let Some(w) = &cfg.window {
-        m.insert(keys::WINDOW.into(), format!("{}/{}", iso_utc(w.start), iso_utc(w.end)));
+        m.insert(
+            keys::WINDOW.into(),
+            format!("{}/{}", iso_utc(w.start), iso_utc(w.end)),
+        );
     }
     m
 }
@@ -306,8 +294,68 @@ pub fn backend(cfg: &RunConfig) -> Result<(Backend, ComponentInfo), RunError> {
     }
 }
 
-/// Runs the configured grid (or range) and writes the results file.
+/// The run's identity for its checkpoint: everything that changes its results.
+pub fn manifest(cfg: &RunConfig, meta: &BTreeMap<String, String>, batches: usize) -> Manifest {
+    let mut m: Manifest = meta.clone();
+    m.remove(keys::VERSION);
+    m.insert("batch_size".into(), cfg.batch_size.to_string());
+    m.insert("batches".into(), batches.to_string());
+    m.insert("stratbox_version".into(), env!("CARGO_PKG_VERSION").into());
+    let l = &cfg.limits;
+    m.insert(
+        "limits".into(),
+        format!(
+            "memory {} B, deadline {:?}, fuel {:?}, reply {} B, output {} B",
+            l.memory_bytes, l.deadline, l.fuel, l.reply_bytes, l.output_bytes
+        ),
+    );
+    m.insert("engine".into(), format!("{:?}", cfg.engine));
+    if let Some((k, n)) = cfg.shard {
+        m.insert("shard".into(), format!("{k}/{n}"));
+    }
+    m
+}
+
+/// The batches of a run: its id range cut into `batch_size` pieces, numbered from 0, and of
+/// those only shard `k`'s when sharded (batch `i` belongs to shard `i % n`, so every shard gets
+/// long and short strategies alike).
+pub fn plan(cfg: &RunConfig) -> Result<Vec<(usize, Range<u64>)>, RunError> {
+    let all = 0..cfg.grid.size();
+    let range = cfg.range.clone().unwrap_or(all.clone());
+    if range.start >= range.end || range.end > all.end {
+        return Err(RunError::Invalid(format!(
+            "strategy range {}..{} is empty or outside the grid's 0..{}",
+            range.start, range.end, all.end
+        )));
+    }
+    if let Some((k, n)) = cfg.shard
+        && (n == 0 || k >= n)
+    {
+        return Err(RunError::Invalid(format!("shard {k}/{n}: K must be in 0..N")));
+    }
+    Ok(scheduler::batches(range.end - range.start, cfg.batch_size)
+        .into_iter()
+        .map(|r| r.start + range.start..r.end + range.start)
+        .enumerate()
+        .filter(|(i, _)| cfg.shard.is_none_or(|(k, n)| i % n == k))
+        .collect())
+}
+
+/// Runs the configured grid (or range, or shard) and writes the results file.
+///
+/// Finished batches are checkpointed as they complete; an earlier run of the same command that
+/// was killed or interrupted is resumed (its finished batches are not computed again).
 pub fn run(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<RunSummary, RunError> {
+    run_until(cfg, progress, &AtomicBool::new(false))
+}
+
+/// [`run`], stopping early once `stop` is set: no new batch starts, running ones finish and are
+/// saved, and the run returns [`RunError::Interrupted`].
+pub fn run_until(
+    cfg: &RunConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<RunSummary, RunError> {
     let t0 = Instant::now();
     let mut phases = Vec::new();
 
@@ -322,6 +370,7 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<RunSummary, R
             cfg.grid.name, info.name
         )));
     }
+    let batches = plan(cfg)?;
     phases.push(("component", t.elapsed()));
 
     let t = Instant::now();
@@ -338,68 +387,140 @@ pub fn run(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<RunSummary, R
         &columns,
         costs,
     );
+    let mut meta = metadata(cfg, &bars, &report, &info);
     phases.push(("features", t.elapsed()));
 
-    let all = 0..cfg.grid.size();
-    let range = cfg.range.clone().unwrap_or(all.clone());
-    if range.start >= range.end || range.end > all.end {
-        return Err(RunError::Invalid(format!(
-            "strategy range {}..{} is empty or outside the grid's 0..{}",
-            range.start, range.end, all.end
-        )));
-    }
-    let ranges: Vec<(usize, Range<u64>)> = scheduler::batches(range.end - range.start, cfg.batch_size)
-        .into_iter()
-        .map(|r| r.start + range.start..r.end + range.start)
-        .enumerate()
+    let checkpoint = Checkpoint::open(&cfg.output, &manifest(cfg, &meta, batches.len()), cfg.fresh)?;
+    let done_before = checkpoint.done()?;
+    let todo: Vec<(usize, Range<u64>)> = batches
+        .iter()
+        .filter(|(i, _)| !done_before.contains(i))
+        .cloned()
         .collect();
-    progress.started(&format!(
-        "stratbox: {} strategies x {} lots on {} bars, {} batches of up to {}, {} engine, {} jobs",
-        range.end - range.start,
-        cfg.grid.lots.len(),
-        bars.len(),
-        ranges.len(),
-        cfg.batch_size,
-        backend.name(),
-        cfg.jobs
-    ));
+    let skipped = batches.len() - todo.len();
+    let strategies: u64 = batches.iter().map(|(_, r)| r.end - r.start).sum();
+    progress.started(
+        &format!(
+            "stratbox: {strategies} strategies x {} lots on {} bars, {} batches of up to {}, {} engine, {} jobs",
+            cfg.grid.lots.len(),
+            bars.len(),
+            batches.len(),
+            cfg.batch_size,
+            backend.name(),
+            cfg.jobs
+        ),
+        batches.len(),
+        skipped,
+        strategies,
+    );
 
     let t = Instant::now();
-    let mut rows = Vec::with_capacity(((range.end - range.start) as usize) * cfg.grid.lots.len());
-    let mut failures = Vec::new();
-    let mut done = 0;
+    let mut done = skipped;
     let mut overhead = Duration::ZERO;
-    scheduler::run_all(&backend, &job, &ranges, cfg.jobs, |outcome| {
+    let mut save_error = None;
+    let mut log = RunLog::open(&cfg.output, skipped > 0);
+    scheduler::run_all(&backend, &job, &todo, cfg.jobs, stop, |outcome| {
         done += 1;
-        progress.batch_done(&outcome, done, ranges.len());
         overhead += outcome.instantiate;
-        rows.extend(outcome.rows);
-        failures.extend(outcome.failures);
-        true
+        log.write(&crate::progress::batch_json(&outcome, done, batches.len()));
+        let record = BatchRecord {
+            index: outcome.index,
+            start: outcome.range.start,
+            end: outcome.range.end,
+            failures: outcome
+                .failures
+                .iter()
+                .map(|f| FailedRange {
+                    range: f.range.clone(),
+                    reason: f.reason.to_string(),
+                })
+                .collect(),
+            rows: outcome.rows.clone(),
+        };
+        progress.batch_done(&outcome, done, batches.len());
+        match checkpoint.save(&record) {
+            Ok(()) => true,
+            Err(e) => {
+                save_error = Some(e);
+                false
+            }
+        }
     });
+    progress.finished();
+    if let Some(e) = save_error {
+        return Err(e.into());
+    }
     phases.push(("batches", t.elapsed()));
+    if done < batches.len() {
+        return Err(RunError::Interrupted {
+            done,
+            total: batches.len(),
+            parts: checkpoint.dir().to_owned(),
+        });
+    }
 
     let t = Instant::now();
+    let mut rows = Vec::with_capacity(strategies as usize * cfg.grid.lots.len());
+    let mut failures = Vec::new();
+    for (index, _) in &batches {
+        let record = checkpoint.load(*index)?;
+        rows.extend(record.rows);
+        failures.extend(record.failures);
+    }
     results::sort_rows(&mut rows);
-    failures.sort_by_key(|f: &Failure| f.range.start);
+    failures.sort_by_key(|f| f.range.start);
     let mut df = results::to_frame(&cfg.grid, &param_order, &rows).map_err(|e| {
         RunError::Results(ResultsError::Write {
             path: cfg.output.clone(),
             message: e.to_string(),
         })
     })?;
-    results::write_parquet(&cfg.output, &mut df, &metadata(cfg, &bars, &report, &info))?;
+    if let Some((k, n)) = cfg.shard {
+        meta.insert(keys::SHARD.into(), format!("{k}/{n}"));
+    }
+    results::write_parquet(&cfg.output, &mut df, &meta)?;
+    checkpoint.finish()?;
     phases.push(("write", t.elapsed()));
 
     Ok(RunSummary {
         output: cfg.output.clone(),
         rows_written: rows.len(),
-        strategies: range.end - range.start,
-        batches: ranges.len(),
+        strategies,
+        batches: batches.len(),
+        resumed: skipped,
         failures,
         elapsed: t0.elapsed(),
         phases,
         peak_rss: sys::peak_rss(),
         sandbox_overhead: overhead,
     })
+}
+
+/// The run log: one JSON line per finished batch, next to the results
+/// (`results.parquet` -> `results.log.jsonl`). A resumed run appends to it.
+struct RunLog {
+    file: Option<std::fs::File>,
+}
+
+impl RunLog {
+    fn open(output: &Path, append: bool) -> RunLog {
+        let path = output.with_extension("log.jsonl");
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(append)
+            .write(true)
+            .truncate(!append)
+            .open(&path)
+            .ok();
+        RunLog { file }
+    }
+
+    fn write(&mut self, event: &serde_json::Value) {
+        if let Some(f) = &mut self.file {
+            let _ = writeln!(f, "{event}");
+        }
+    }
 }

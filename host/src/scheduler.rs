@@ -8,7 +8,7 @@
 //! its reason.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -238,26 +238,30 @@ pub fn run_batch(backend: &Backend, job: &Job, index: usize, range: Range<u64>) 
 /// Runs `ranges` on `jobs` threads and hands each outcome to `on_done` as it completes (on the
 /// calling thread, so printing and writing need no locks). Outcomes arrive in completion order;
 /// callers sort rows by id, so the result does not depend on it.
+///
+/// No new batch starts once `stop` is set (Ctrl-C) or `on_done` returns false; batches already
+/// running finish and are handed over.
 pub fn run_all(
     backend: &Backend,
     job: &Job,
     ranges: &[(usize, Range<u64>)],
     jobs: usize,
+    stop: &AtomicBool,
     mut on_done: impl FnMut(BatchOutcome) -> bool,
 ) {
     let next = AtomicUsize::new(0);
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let refused = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<BatchOutcome>();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1).min(ranges.len().max(1)) {
             let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
+            let (next, refused) = (&next, &refused);
             scope.spawn(move || {
                 loop {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::SeqCst) || refused.load(Ordering::SeqCst) {
                         break;
                     }
-                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let k = next.fetch_add(1, Ordering::SeqCst);
                     let Some((index, range)) = ranges.get(k) else {
                         break;
                     };
@@ -270,7 +274,7 @@ pub fn run_all(
         drop(tx);
         for outcome in rx {
             if !on_done(outcome) {
-                stop.store(true, Ordering::Relaxed);
+                refused.store(true, Ordering::SeqCst);
             }
         }
     });

@@ -22,6 +22,8 @@ pub fn config(data: &Path, output: &Path, batch_size: u64, jobs: usize, engine: 
         jobs,
         range: None,
         window: None,
+        shard: None,
+        fresh: false,
         output: output.to_owned(),
     }
 }

@@ -9,5 +9,6 @@ mod cli;
 mod data_tests;
 mod golden;
 mod report_tests;
+mod resume;
 mod sandbox_vs_native;
 mod trapping_guest;

@@ -1,0 +1,224 @@
+//! Progress of a run, for people and for programs.
+//!
+//! - [`Lines`]: the seed's per-batch lines (`Batch  3/24:  400-600  ok 0.12s | ...`), for logs
+//!   and pipes.
+//! - [`Bar`]: a live status line on a terminal: batches done, strategies per second, ETA, RSS,
+//!   failures. Redrawn in place; the per-batch detail of failures still prints above it.
+//! - [`Json`]: one JSON object per event on stdout, for other programs.
+//! - [`Quiet`]: nothing.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::scheduler::BatchOutcome;
+use crate::sys;
+
+/// What a run tells its progress sink.
+pub trait Progress {
+    /// The run starts: `total` batches to do, `skipped` of them already done by an earlier,
+    /// interrupted run of the same command.
+    fn started(&mut self, _headline: &str, _total: usize, _skipped: usize, _strategies: u64) {}
+    /// One batch finished (`done` counts this run's and the resumed ones).
+    fn batch_done(&mut self, _outcome: &BatchOutcome, _done: usize, _total: usize) {}
+    /// The run ends (also when interrupted).
+    fn finished(&mut self) {}
+}
+
+/// Prints nothing.
+pub struct Quiet;
+impl Progress for Quiet {}
+
+/// One line per batch.
+pub struct Lines<W: Write> {
+    pub out: W,
+}
+
+fn status(o: &BatchOutcome) -> String {
+    let n = o.range.end - o.range.start;
+    let failed: u64 = o.failures.iter().map(|f| f.range.end - f.range.start).sum();
+    if failed == 0 && o.attempts == 1 {
+        "ok".to_string()
+    } else if failed == 0 {
+        format!("ok after {} attempts", o.attempts)
+    } else {
+        format!("FAILED {failed} of {n}")
+    }
+}
+
+/// The detail lines under a batch: first error, failed ranges, guest stderr.
+fn details(o: &BatchOutcome) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(first) = &o.first_error {
+        lines.push(format!("    first attempt: {first}"));
+    }
+    for f in &o.failures {
+        lines.push(format!(
+            "    strategies {}..{}: {}",
+            f.range.start, f.range.end, f.reason
+        ));
+    }
+    if !o.stderr.is_empty() {
+        let text = String::from_utf8_lossy(&o.stderr);
+        lines.push(format!(
+            "    guest stderr: {}",
+            text.trim().chars().take(500).collect::<String>()
+        ));
+    }
+    lines
+}
+
+impl<W: Write> Progress for Lines<W> {
+    fn started(&mut self, headline: &str, _total: usize, skipped: usize, _strategies: u64) {
+        let _ = writeln!(self.out, "{headline}");
+        if skipped > 0 {
+            let _ = writeln!(
+                self.out,
+                "Resuming: {skipped} batches already done by an earlier run"
+            );
+        }
+    }
+
+    fn batch_done(&mut self, o: &BatchOutcome, _done: usize, total: usize) {
+        let width = total.to_string().len();
+        let _ = writeln!(
+            self.out,
+            "Batch {:>width$}/{total}: {:>6}-{:<6} {} {:.2}s | {} strategies | RSS {}",
+            o.index + 1,
+            o.range.start,
+            o.range.end,
+            status(o),
+            o.elapsed.as_secs_f64(),
+            o.range.end - o.range.start,
+            sys::mib(sys::current_rss()),
+        );
+        for line in details(o) {
+            let _ = writeln!(self.out, "{line}");
+        }
+    }
+}
+
+/// A live status line on a terminal.
+pub struct Bar<W: Write> {
+    out: W,
+    start: Instant,
+    total: usize,
+    skipped: usize,
+    strategies_done: u64,
+    failed: u64,
+}
+
+impl<W: Write> Bar<W> {
+    pub fn new(out: W) -> Bar<W> {
+        Bar {
+            out,
+            start: Instant::now(),
+            total: 0,
+            skipped: 0,
+            strategies_done: 0,
+            failed: 0,
+        }
+    }
+}
+
+impl<W: Write> Progress for Bar<W> {
+    fn started(&mut self, headline: &str, total: usize, skipped: usize, _strategies: u64) {
+        let _ = writeln!(self.out, "{headline}");
+        if skipped > 0 {
+            let _ = writeln!(
+                self.out,
+                "Resuming: {skipped} batches already done by an earlier run"
+            );
+        }
+        (self.total, self.skipped, self.start) = (total, skipped, Instant::now());
+    }
+
+    fn batch_done(&mut self, o: &BatchOutcome, done: usize, total: usize) {
+        self.strategies_done += o.range.end - o.range.start;
+        self.failed += o
+            .failures
+            .iter()
+            .map(|f| f.range.end - f.range.start)
+            .sum::<u64>();
+        let lines = details(o);
+        if !lines.is_empty() {
+            let _ = writeln!(
+                self.out,
+                "\r\x1b[2KBatch {}/{total}: {}-{} {}",
+                o.index + 1,
+                o.range.start,
+                o.range.end,
+                status(o)
+            );
+            for line in lines {
+                let _ = writeln!(self.out, "{line}");
+            }
+        }
+        let elapsed = self.start.elapsed().as_secs_f64().max(1e-9);
+        let rate = self.strategies_done as f64 / elapsed;
+        let this_run = done - self.skipped;
+        let left = total - done;
+        let eta = if this_run > 0 {
+            Duration::from_secs_f64(elapsed / this_run as f64 * left as f64)
+        } else {
+            Duration::ZERO
+        };
+        let width = 30;
+        let filled = (done * width).checked_div(total).unwrap_or(width);
+        let _ = write!(
+            self.out,
+            "\r\x1b[2K[{}{}] {done}/{total} batches | {rate:.0} strategies/s | ETA {:.0}s | RSS {} | {} failed",
+            "=".repeat(filled),
+            " ".repeat(width - filled),
+            eta.as_secs_f64(),
+            sys::mib(sys::current_rss()),
+            self.failed
+        );
+        let _ = self.out.flush();
+    }
+
+    fn finished(&mut self) {
+        let _ = writeln!(self.out);
+    }
+}
+
+/// One JSON object per line on stdout: `{"event":"batch",...}`.
+pub struct Json<W: Write> {
+    pub out: W,
+}
+
+impl<W: Write> Progress for Json<W> {
+    fn started(&mut self, headline: &str, total: usize, skipped: usize, strategies: u64) {
+        let event = serde_json::json!({
+            "event": "start", "message": headline, "batches": total, "resumed": skipped, "strategies": strategies,
+        });
+        let _ = writeln!(self.out, "{event}");
+    }
+
+    fn batch_done(&mut self, o: &BatchOutcome, done: usize, total: usize) {
+        let _ = writeln!(self.out, "{}", batch_json(o, done, total));
+        let _ = self.out.flush();
+    }
+}
+
+/// A batch as a JSON object: the `--progress json` event and the run log's line.
+pub fn batch_json(o: &BatchOutcome, done: usize, total: usize) -> serde_json::Value {
+    let failures: Vec<serde_json::Value> = o
+        .failures
+        .iter()
+        .map(|f| serde_json::json!({"start": f.range.start, "end": f.range.end, "reason": f.reason.to_string()}))
+        .collect();
+    serde_json::json!({
+        "event": "batch",
+        "batch": o.index,
+        "start": o.range.start,
+        "end": o.range.end,
+        "seconds": o.elapsed.as_secs_f64(),
+        "attempts": o.attempts,
+        "outcome": if o.failures.is_empty() { "ok" } else { "failed" },
+        "failures": failures,
+        "rss_bytes": sys::current_rss(),
+        "peak_rss_bytes": sys::peak_rss(),
+        "done": done,
+        "total": total,
+    })
+}
