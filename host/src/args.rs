@@ -34,6 +34,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print a grid's size and its first strategies.
     Grid(GridArgs),
+    /// Inspect data files without running anything.
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Write a self-contained HTML report of a results file.
     Report(crate::cli_reports::ReportArgs),
     /// Replay one strategy and write its trade list.
@@ -169,6 +172,50 @@ pub struct BatchArgs {
     pub end: u64,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Format, rows, span (UTC), bar interval, gaps, defects and price range of a data set.
+    Check(DataCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataCheckArgs {
+    /// Data files (one series, joined in time order).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[arg(long)]
+    pub format: Option<String>,
+    #[arg(long)]
+    pub tz: Option<String>,
+    #[arg(long)]
+    pub digits: Option<u32>,
+    /// Report what `--repair` would change instead of failing on duplicates and disorder.
+    #[arg(long)]
+    pub repair: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl DataCheckArgs {
+    pub fn load_options(&self) -> Result<LoadOptions, String> {
+        Ok(LoadOptions {
+            format: self
+                .format
+                .as_deref()
+                .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
+                .transpose()?,
+            tz: self
+                .tz
+                .as_deref()
+                .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
+                .transpose()?,
+            digits: self.digits,
+            repair: self.repair,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Args)]

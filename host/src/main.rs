@@ -119,6 +119,32 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
             );
             Ok(exit::OK)
         }
+        args::Command::Data(args::DataCommand::Check(a)) => {
+            let opts = a.load_options().map_err(Failure::bad_input)?;
+            match stratbox::data::load(&a.files, &opts) {
+                Ok((bars, report)) => {
+                    let summary = stratbox::data::check::summary(&bars, &report);
+                    if a.json {
+                        println!("{summary}");
+                    } else {
+                        print!("{}", stratbox::data::check::text(&summary));
+                    }
+                    Ok(exit::OK)
+                }
+                Err(e) if a.json => {
+                    let defects = match &e {
+                        stratbox::data::DataError::Defects { count, .. } => *count,
+                        _ => 0,
+                    };
+                    println!(
+                        "{}",
+                        serde_json::json!({"error": e.to_string(), "defects": defects})
+                    );
+                    Ok(exit::BAD_INPUT)
+                }
+                Err(e) => Err(Failure::bad_input(e)),
+            }
+        }
         args::Command::Report(a) => cli_reports::report(a),
         args::Command::Trades(a) => cli_reports::trades(a),
         args::Command::Grid(a) => {

@@ -19,6 +19,8 @@ pub mod keys {
     pub const VERSION: &str = "stratbox.version";
     pub const GRID: &str = "stratbox.grid";
     pub const DATA: &str = "stratbox.data";
+    /// What `--repair` changed: `{"dropped": N, "moved": N, "changes": [...]}`.
+    pub const REPAIRS: &str = "stratbox.repairs";
     pub const BARS: &str = "stratbox.bars";
     pub const SPAN: &str = "stratbox.span";
     pub const COMPONENT: &str = "stratbox.component";

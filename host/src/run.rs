@@ -211,11 +211,22 @@ pub fn metadata(
                 "file": f.path.file_name().map(|n| n.to_string_lossy().into_owned()),
                 "sha256": f.sha256,
                 "format": f.format,
+                "zone": f.zone,
                 "rows": f.rows,
             })
         })
         .collect();
     m.insert(keys::DATA.into(), serde_json::Value::Array(files).to_string());
+    let changes: Vec<String> = report.repairs.changes.iter().map(|c| c.to_string()).collect();
+    m.insert(
+        keys::REPAIRS.into(),
+        serde_json::json!({
+            "dropped": report.repairs.dropped,
+            "moved": report.repairs.moved,
+            "changes": changes,
+        })
+        .to_string(),
+    );
     m.insert(keys::BARS.into(), bars.len().to_string());
     if let (Some(first), Some(last)) = (bars.time.first(), bars.time.last()) {
         m.insert(

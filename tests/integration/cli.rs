@@ -117,3 +117,32 @@ fn a_grid_that_does_not_fit_the_strategy_is_refused_before_running() {
     assert!(err.contains("missing") && err.contains("vol_max"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn data_check_summarises_the_real_files() {
+    let o = stratbox(&["data", "check", stratbox::run::bundled_data().to_str().unwrap()]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(out.contains("histdata"), "{out}");
+    assert!(
+        out.contains("372607 bars, 2018-01-01 22:00:00 UTC .. 2018-12-31 21:59:00 UTC, interval 60 s"),
+        "{out}"
+    );
+    assert!(out.contains("gaps: 850"), "{out}");
+
+    // MetaTrader broker time needs --tz, and the error says so.
+    let mt4 = crate::common::shared("data/mt4/EURUSD1.csv");
+    let o = stratbox(&["data", "check", mt4.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("--tz"), "{}", text(&o.stderr));
+
+    // JSON: the 32-day hole is the largest gap (server time UTC+3: 2022-08-19 23:58 -> 20:58 UTC).
+    let o = stratbox(&["data", "check", "--json", "--tz", "+03:00", mt4.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["bars"], 34342);
+    assert_eq!(v["files"][0]["format"], "mt4");
+    let hole = &v["gaps"]["largest"][0];
+    assert_eq!(hole["after"], "2022-08-19 20:58:00 UTC");
+    assert!(hole["seconds"].as_i64().unwrap() > 32 * 86_400);
+}

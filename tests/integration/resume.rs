@@ -227,3 +227,58 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
     );
     assert!(!s.out("bad.parquet").exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
+    let s = setup();
+    let reference = s.reference();
+    let out = s.out("interrupted.parquet");
+    let child = Command::new(env!("CARGO_BIN_EXE_stratbox"))
+        .args([
+            "discover",
+            "--data",
+            s.data.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .args(["--jobs", "1", "--batch-size", "100", "--progress", "lines"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while saved_batches(&out) < 3 && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "exit code 4 = interrupted; stderr:\n{err}"
+    );
+    assert!(err.contains("run the same command again to resume"), "{err}");
+    assert!(!out.exists(), "no results file from an interrupted run");
+    let saved = saved_batches(&out);
+    assert!((3..47).contains(&saved), "saved {saved}");
+    // Nothing half-written: only complete batch files and the manifest in the checkpoint.
+    for e in std::fs::read_dir(stratbox::checkpoint::parts_dir(&out))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(
+            name == "manifest.json" || (name.starts_with("batch-") && name.ends_with(".bin")),
+            "{name}"
+        );
+    }
+    let o = s.discover(&out, &["--jobs", "1", "--batch-size", "100"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(std::fs::read(&out).unwrap() == reference);
+}

@@ -6,6 +6,7 @@
 //! are only returned when nothing is wrong (after `--repair` has fixed what it may fix).
 
 mod archive;
+pub mod check;
 mod csv;
 pub mod error;
 pub mod format;
