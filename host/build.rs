@@ -100,6 +100,7 @@ fn main() {
     let release = target_dir.join("wasm32-wasip2").join("release");
     for (file, name) in [
         ("stratbox_guest.wasm", "mvt.wasm"),
+        ("stratbox_breakout.wasm", "breakout.wasm"),
         ("stratbox_hostile.wasm", "hostile.wasm"),
     ] {
         let src = release.join(file);

@@ -6,6 +6,7 @@ mod common;
 
 mod batching;
 mod cli;
+mod contributed;
 mod data_tests;
 mod golden;
 mod report_tests;

@@ -1,0 +1,53 @@
+//! Write a stratbox strategy in a few lines.
+//!
+//! ```ignore
+//! use stratbox_guest_sdk::{Columns, Exits, Side, Strategy, export_strategy};
+//!
+//! struct MyFamily { /* parameters */ }
+//! impl Strategy for MyFamily { /* NAME, VERSION, PARAMS, from_params, build_index, entries */ }
+//! export_strategy!(MyFamily);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2` (a `cdylib` crate) and run with
+//! `stratbox discover --strategy target/wasm32-wasip2/release/my_family.wasm --grid my.toml`.
+//! The strategy decides only *entries*; everything else (fills at SPEC's prices, stop/target/time
+//! exits, spread, commission, ruin, every metric) is the shared engine's, so results compare
+//! with every other family's.
+
+wit_bindgen::generate!({
+    world: "backtester",
+    path: "../../wit",
+    pub_export_macro: true,
+    export_macro_name: "export_backtester",
+    default_bindings_module: "stratbox_guest_sdk",
+});
+
+pub use stratbox_engine as engine;
+pub use stratbox_engine::sim::{Exits, Side};
+pub use stratbox_engine::strategy::{pips_to_points, whole_bars};
+pub use stratbox_engine::{Columns, Strategy};
+
+/// Exports `$strategy` (a type implementing [`Strategy`]) as the component's
+/// `stratbox:backtest/strategy` interface.
+#[macro_export]
+macro_rules! export_strategy {
+    ($strategy:ty) => {
+        struct StratboxComponent;
+
+        impl $crate::exports::stratbox::backtest::strategy::Guest for StratboxComponent {
+            fn describe() -> $crate::exports::stratbox::backtest::strategy::Info {
+                $crate::exports::stratbox::backtest::strategy::Info {
+                    name: <$strategy as $crate::Strategy>::NAME.to_string(),
+                    version: <$strategy as $crate::Strategy>::VERSION.to_string(),
+                    params: <$strategy as $crate::Strategy>::PARAMS.iter().map(|p| p.to_string()).collect(),
+                }
+            }
+
+            fn run_batch(input: Vec<u8>) -> Result<Vec<u8>, String> {
+                $crate::engine::run_batch_bytes::<$strategy>(&input)
+            }
+        }
+
+        $crate::export_backtester!(StratboxComponent with_types_in $crate);
+    };
+}
