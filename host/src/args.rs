@@ -34,6 +34,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print a grid's size and its first strategies.
     Grid(GridArgs),
+    /// Show a component's name, version, parameters, imports and exports, and whether stratbox
+    /// would run it.
+    Inspect(InspectArgs),
     /// Inspect data files without running anything.
     #[command(subcommand)]
     Data(DataCommand),
@@ -135,6 +138,15 @@ pub struct RunArgs {
     /// Cap on each of a guest's captured stdout and stderr, KiB.
     #[arg(long, default_value_t = 1024)]
     pub output_cap_kib: usize,
+    /// Largest component accepted, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_component_mib: usize,
+    /// Longest compilation of the component accepted, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub compile_secs: f64,
+    /// Do not read or write the cache of compiled components.
+    #[arg(long)]
+    pub no_cache: bool,
     /// Spread in points (overrides the grid's costs).
     #[arg(long)]
     pub spread: Option<i64>,
@@ -172,6 +184,15 @@ pub struct BatchArgs {
     pub end: u64,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// A component (.wasm) of the stratbox:backtest world.
+    pub component: PathBuf,
+    /// Largest component accepted, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_component_mib: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +301,9 @@ impl RunArgs {
             Some(j) => j,
             None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         };
+        if !(self.compile_secs > 0.0 && self.compile_secs.is_finite()) {
+            return Err(format!("--compile-secs {}: must be positive", self.compile_secs));
+        }
         if !(self.deadline_secs > 0.0 && self.deadline_secs.is_finite()) {
             return Err(format!(
                 "--deadline-secs {}: must be positive",
@@ -335,6 +359,13 @@ impl RunArgs {
                 fuel: self.fuel,
                 reply_bytes: self.reply_mib << 20,
                 output_bytes: self.output_cap_kib << 10,
+                component_bytes: self.max_component_mib << 20,
+                compile_time: Duration::from_secs_f64(self.compile_secs),
+            },
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                stratbox::component::default_cache_dir()
             },
             batch_size: self.batch_size,
             jobs,

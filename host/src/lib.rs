@@ -6,6 +6,7 @@
 //! [`merge`] joins the part files of several runs.
 
 pub mod checkpoint;
+pub mod component;
 pub mod data;
 pub mod features;
 pub mod grid;

@@ -13,6 +13,8 @@ mod args;
 mod cli_reports;
 
 use std::io::IsTerminal;
+
+use sha2::Digest;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -144,6 +146,39 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
                 }
                 Err(e) => Err(Failure::bad_input(e)),
             }
+        }
+        args::Command::Inspect(a) => {
+            let bytes = std::fs::read(&a.component)
+                .map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", a.component.display())))?;
+            let limits = stratbox::sandbox::Limits {
+                component_bytes: a.max_component_mib << 20,
+                ..Default::default()
+            };
+            let origin = a.component.display().to_string();
+            let sandbox =
+                stratbox::sandbox::Sandbox::new(&bytes, &origin, limits).map_err(Failure::bad_input)?;
+            let info = sandbox.info();
+            println!(
+                "{origin}: {} bytes, sha256 {}",
+                bytes.len(),
+                run::hex(&sha2::Sha256::digest(&bytes))
+            );
+            println!("name:    {}", info.name);
+            println!("version: {}", info.version);
+            println!("params:  {}", info.params.join(", "));
+            println!(
+                "imports ({}, all granted as nothing: no files, env, network; fixed clock and random):",
+                sandbox.surface().imports.len()
+            );
+            for i in &sandbox.surface().imports {
+                println!("  {i}");
+            }
+            println!("exports:");
+            for e in &sandbox.surface().exports {
+                println!("  {e}");
+            }
+            println!("ok: stratbox would run it");
+            Ok(exit::OK)
         }
         args::Command::Report(a) => cli_reports::report(a),
         args::Command::Trades(a) => cli_reports::trades(a),

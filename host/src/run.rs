@@ -62,7 +62,7 @@ impl ComponentSource {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -86,6 +86,8 @@ pub struct RunConfig {
     pub shard: Option<(usize, usize)>,
     /// Delete an existing checkpoint of the output instead of resuming it.
     pub fresh: bool,
+    /// Where compiled components are cached; `None` compiles every run.
+    pub cache_dir: Option<PathBuf>,
     pub output: PathBuf,
 }
 
@@ -281,7 +283,12 @@ pub fn iso_utc(secs: i64) -> String {
 pub fn backend(cfg: &RunConfig) -> Result<(Backend, ComponentInfo), RunError> {
     // The component is loaded even for native runs: its describe() is the parameter contract
     // and its digest goes into the metadata.
-    let sandbox = Sandbox::new(&cfg.component.bytes, &cfg.component.origin, cfg.limits)?;
+    let sandbox = Sandbox::with_cache(
+        &cfg.component.bytes,
+        &cfg.component.origin,
+        cfg.limits,
+        cfg.cache_dir.as_deref(),
+    )?;
     let info = sandbox.info().clone();
     match cfg.engine {
         EngineKind::Sandbox => Ok((Backend::Sandbox(Box::new(sandbox)), info)),
@@ -490,6 +497,7 @@ pub fn run_until(
         meta.insert(keys::SHARD.into(), format!("{k}/{n}"));
     }
     results::write_parquet(&cfg.output, &mut df, &meta)?;
+    write_failures(&cfg.output, &failures)?;
     checkpoint.finish()?;
     phases.push(("write", t.elapsed()));
 
@@ -505,6 +513,31 @@ pub fn run_until(
         peak_rss: sys::peak_rss(),
         sandbox_overhead: overhead,
     })
+}
+
+/// `results.parquet` -> `results.failures.csv`: one line per strategy that got no rows, with the
+/// reason (removed when a run has none, so a stale list never outlives a clean rerun).
+pub fn failures_path(output: &Path) -> PathBuf {
+    output.with_extension("failures.csv")
+}
+
+fn write_failures(output: &Path, failures: &[FailedRange]) -> Result<(), RunError> {
+    let path = failures_path(output);
+    if failures.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return Ok(());
+    }
+    let mut text = String::from("strategy_id,reason\n");
+    for f in failures {
+        let reason = f.reason.replace('"', "\"\"");
+        for id in f.range.clone() {
+            text += &format!("{id},\"{reason}\"\n");
+        }
+    }
+    results::write_atomic(&path, |file| {
+        file.write_all(text.as_bytes()).map_err(|e| e.to_string())
+    })?;
+    Ok(())
 }
 
 /// The run log: one JSON line per finished batch, next to the results

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
+
+use crate::component::{self, Compiled, Surface};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -47,6 +49,10 @@ pub struct Limits {
     pub reply_bytes: usize,
     /// Captured stdout and stderr cap, bytes each.
     pub output_bytes: usize,
+    /// Largest component accepted, bytes.
+    pub component_bytes: usize,
+    /// Longest compilation accepted.
+    pub compile_time: Duration,
 }
 
 impl Default for Limits {
@@ -57,6 +63,8 @@ impl Default for Limits {
             fuel: None,
             reply_bytes: 64 << 20,
             output_bytes: 1 << 20,
+            component_bytes: 64 << 20,
+            compile_time: Duration::from_secs(60),
         }
     }
 }
@@ -215,6 +223,8 @@ pub struct Sandbox {
     pre: BacktesterPre<State>,
     limits: Limits,
     info: ComponentInfo,
+    surface: Surface,
+    compiled: Compiled,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -242,12 +252,33 @@ impl Sandbox {
     /// Compiles `bytes` (a component of the `stratbox:backtest` world), links WASI granting
     /// nothing, and asks it to `describe()` itself. `origin` names it in errors.
     pub fn new(bytes: &[u8], origin: &str, limits: Limits) -> Result<Sandbox, LoadError> {
+        Sandbox::with_cache(bytes, origin, limits, None)
+    }
+
+    /// [`Sandbox::new`], keeping compiled artifacts in `cache` (see [`crate::component`]).
+    pub fn with_cache(
+        bytes: &[u8],
+        origin: &str,
+        limits: Limits,
+        cache: Option<&std::path::Path>,
+    ) -> Result<Sandbox, LoadError> {
         let invalid = |reason: String| LoadError::Invalid {
             origin: origin.to_string(),
             reason,
         };
         let engine = Engine::new(&engine_config(&limits)).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let component = Component::new(&engine, bytes).map_err(|e| invalid(format!("{e:#}")))?;
+        let (component, compiled) =
+            component::compile(&engine, bytes, limits.component_bytes, limits.compile_time, cache)
+                .map_err(invalid)?;
+        let surface = component::surface(&engine, &component);
+        let refused = surface.refused_imports();
+        if !refused.is_empty() {
+            return Err(invalid(format!(
+                "it imports {}, which stratbox does not grant (allowed: {})",
+                refused.join(", "),
+                component::ALLOWED_IMPORTS.join(", ")
+            )));
+        }
         let mut linker: Linker<State> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
@@ -279,6 +310,8 @@ impl Sandbox {
                 version: String::new(),
                 params: Vec::new(),
             },
+            surface,
+            compiled,
             ticker_stop,
         };
         let (mut store, instance) = sandbox.instantiate().map_err(|e| invalid(e.to_string()))?;
@@ -301,6 +334,16 @@ impl Sandbox {
 
     pub fn info(&self) -> &ComponentInfo {
         &self.info
+    }
+
+    /// The component's imports and exports.
+    pub fn surface(&self) -> &Surface {
+        &self.surface
+    }
+
+    /// Whether the component was compiled now or loaded from the cache.
+    pub fn compiled(&self) -> Compiled {
+        self.compiled
     }
 
     pub fn limits(&self) -> &Limits {

@@ -24,6 +24,7 @@ pub fn config(data: &Path, output: &Path, batch_size: u64, jobs: usize, engine: 
         window: None,
         shard: None,
         fresh: false,
+        cache_dir: None,
         output: output.to_owned(),
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod contributed;
 mod data_tests;
 mod golden;
+mod hostile;
 mod report_tests;
 mod resume;
 mod sandbox_vs_native;

@@ -69,5 +69,13 @@ fn a_panicking_strategy_fails_alone_and_the_run_is_partial() {
         .into_no_null_iter()
         .collect();
     assert!(!ids.contains(&7) && ids.contains(&6) && ids.contains(&8));
+    // The failures file lists the failed strategy with its reason.
+    let failures = std::fs::read_to_string(stratbox::run::failures_path(&out)).unwrap();
+    let lines: Vec<&str> = failures.lines().collect();
+    assert_eq!(lines.len(), 2, "{failures}");
+    assert!(
+        lines[1].starts_with("7,\"panicked: hostile strategy panicked on purpose"),
+        "{failures}"
+    );
     let _ = common::shared;
 }
