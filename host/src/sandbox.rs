@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{Linker, Resource, ResourceTable};
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
 use crate::component::{self, Compiled, Surface};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
@@ -214,6 +215,39 @@ impl HostMonotonicClock for FixedMonotonicClock {
     }
 }
 
+/// A `wasi:io/poll` pollable that is always ready.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+/// Replaces the monotonic clock's timers with ones that are ready at once.
+///
+/// Why: the epoch deadline interrupts wasm code, not a host call, and WASI's stock timers sleep in
+/// the host for real time, so `std::thread::sleep(one day)` in a guest would hold a batch far past
+/// its deadline. The guest's clock is fixed anyway (no time passes for it), so a timer that fires
+/// at once is the consistent answer; a guest that busy-waits on the clock instead spins in wasm,
+/// where the deadline stops it.
+fn never_sleep(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    fn ready(mut store: wasmtime::StoreContextMut<'_, State>) -> wasmtime::Result<(Resource<DynPollable>,)> {
+        let table = &mut store.data_mut().table;
+        let r = table.push(Ready)?;
+        Ok((subscribe(table, r)?,))
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap("subscribe-duration", |store, (_,): (u64,)| ready(store))?;
+    clock.func_wrap("subscribe-instant", |store, (_,): (u64,)| ready(store))?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The monotonic-clock interface as wasmtime-wasi 48 links it (guests importing any 0.2.x
+/// version resolve to it).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
 /// Seed of the guest's random generators: fixed, so runs are reproducible.
 const RANDOM_SEED: u64 = 0x5354_5241_5442_4f58; // "STRATBOX"
 
@@ -282,6 +316,7 @@ impl Sandbox {
         let mut linker: Linker<State> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        never_sleep(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let instance_pre = linker
             .instantiate_pre(&component)
             .map_err(|e| invalid(format!("{e:#}")))?;

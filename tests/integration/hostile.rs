@@ -139,6 +139,15 @@ fn hostile_guests_fail_alone_with_the_right_reason() {
         12,
         &|r| matches!(r, BatchError::OutputCap { stream: "stdout", limit } if *limit == 1 << 20),
     );
+    // 13: sleeps 30 s in a host call (poll on a clock timer): timers fire at once, since the
+    // guest's clock does not move; the batch is not held past its deadline.
+    let t13 = Instant::now();
+    check(13, &|r| matches!(r, BatchError::Guest(m) if m == "slept"));
+    assert!(
+        t13.elapsed() < Duration::from_secs(5),
+        "a sleeping guest held the host for {:?}",
+        t13.elapsed()
+    );
     // With an instruction budget, the endless loop runs out of fuel instead of time.
     let fueled = Limits {
         fuel: Some(50_000_000),

@@ -5,7 +5,7 @@
 //! Modes: 1 loop forever, 2 grow memory until refused, 3 recurse until the stack overflows,
 //! 4 panic, 5 reply of 300 MiB, 6 garbage reply, 7 rows with wrong ids, 8 one row too few,
 //! 9 open a file, 10 read the environment, 11 read the clock and random, 12 write 100 MB to
-//! stdout. Modes 9-11 report what the guest saw as an error string, so tests can read it.
+//! stdout, 13 sleep for 30 s (a blocking host call). Modes 9-11 report what the guest saw as an error string, so tests can read it.
 
 wit_bindgen::generate!({
     world: "backtester",
@@ -96,6 +96,11 @@ fn misbehave(mode: u64, rows: &mut Vec<stratbox_engine::ResultRow>) -> Result<Op
                 out.write_all(&line).map_err(|e| format!("stdout: {e}"))?;
             }
             Ok(None)
+        }
+        13 => {
+            // Blocks in a host call (poll on a monotonic-clock deadline) instead of computing.
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            Err("slept".into())
         }
         other => Err(format!("unknown mode {other}")),
     }
