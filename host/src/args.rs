@@ -274,7 +274,7 @@ fn load_grid(path: Option<&PathBuf>) -> Result<Grid, String> {
 
 impl RunArgs {
     /// Validates the flags into a run configuration.
-    pub fn into_config(&self, range: Option<Range<u64>>) -> Result<RunConfig, String> {
+    pub fn to_config(&self, range: Option<Range<u64>>) -> Result<RunConfig, String> {
         let this = self.clone();
         this.into_config_owned(range)
     }

@@ -90,7 +90,7 @@ fn install_interrupt_handler() {
 fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
     match cli.command {
         args::Command::Discover(a) => {
-            let cfg = a.into_config(None).map_err(Failure::bad_input)?;
+            let cfg = a.to_config(None).map_err(Failure::bad_input)?;
             if let Some(split) = &a.split {
                 return cli_reports::discover_split(cfg, split, &a.ranking, cli.quiet);
             }
@@ -100,7 +100,7 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
         }
         args::Command::Batch(a) => {
             let range = a.start..a.end;
-            let cfg = a.run.into_config(Some(range)).map_err(Failure::bad_input)?;
+            let cfg = a.run.to_config(Some(range)).map_err(Failure::bad_input)?;
             Ok(run_and_report(&cfg, cli.quiet, a.run.progress)?.0)
         }
         args::Command::Merge(a) => {

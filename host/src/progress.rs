@@ -1,11 +1,11 @@
 //! Progress of a run, for people and for programs.
 //!
-//! - [`Lines`]: the seed's per-batch lines (`Batch  3/24:  400-600  ok 0.12s | ...`), for logs
-//!   and pipes.
-//! - [`Bar`]: a live status line on a terminal: batches done, strategies per second, ETA, RSS,
-//!   failures. Redrawn in place; the per-batch detail of failures still prints above it.
-//! - [`Json`]: one JSON object per event on stdout, for other programs.
-//! - [`Quiet`]: nothing.
+//! - [`Lines`] prints the seed's per-batch lines (`Batch  3/24:  400-600  ok 0.12s | ...`), for
+//!   logs and pipes.
+//! - [`Bar`] draws a live status line on a terminal: batches done, strategies per second, ETA,
+//!   RSS, failures. Redrawn in place; the per-batch detail of failures still prints above it.
+//! - [`Json`] writes one JSON object per event on stdout, for other programs.
+//! - [`Quiet`] prints nothing.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
