@@ -146,6 +146,66 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     bincode::serialize(value).expect("bincode serialisation of plain data cannot fail")
 }
 
+/// Decodes a [`BatchInput`]: the same bytes as [`decode`] accepts, read faster.
+///
+/// Why by hand: serde reads a `Vec<i64>` element by element through a visitor, which for the
+/// ~3 million column values of a year of minute bars costs more than the whole copy into the
+/// sandbox. The columns are plain little-endian arrays behind a `u64` count in bincode's layout,
+/// so they are read as such (a memcpy on little-endian machines, which wasm is); the small rest
+/// goes through bincode as usual. Any layout error is reported like bincode's.
+pub fn decode_batch_input(bytes: &[u8]) -> Result<BatchInput, String> {
+    struct Reader<'a> {
+        bytes: &'a [u8],
+        at: usize,
+    }
+    impl<'a> Reader<'a> {
+        fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+            let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
+            let end = end.ok_or_else(|| "malformed bincode: io error: unexpected end of file".to_string())?;
+            let out = &self.bytes[self.at..end];
+            self.at = end;
+            Ok(out)
+        }
+        fn u64(&mut self) -> Result<u64, String> {
+            Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+        }
+        fn column<T>(&mut self, from: fn([u8; 8]) -> T) -> Result<Vec<T>, String> {
+            let n =
+                usize::try_from(self.u64()?).map_err(|_| "malformed bincode: column too long".to_string())?;
+            let raw = self.take(
+                n.checked_mul(8)
+                    .ok_or_else(|| "malformed bincode: column too long".to_string())?,
+            )?;
+            Ok(raw
+                .chunks_exact(8)
+                .map(|c| from(c.try_into().expect("8 bytes")))
+                .collect())
+        }
+    }
+    let mut r = Reader { bytes, at: 0 };
+    let protocol = u32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
+    let columns = Columns {
+        time: r.column(i64::from_le_bytes)?,
+        open: r.column(i64::from_le_bytes)?,
+        high: r.column(i64::from_le_bytes)?,
+        low: r.column(i64::from_le_bytes)?,
+        close: r.column(i64::from_le_bytes)?,
+        momentum: r.column(f64::from_le_bytes)?,
+        volatility: r.column(f64::from_le_bytes)?,
+        trend: r.column(f64::from_le_bytes)?,
+    };
+    let rest: (Vec<String>, Vec<StrategyParams>, Vec<f64>, Costs) = decode(&bytes[r.at..])?;
+    let (param_names, strategies, lots, costs) = rest;
+    Ok(BatchInput {
+        protocol,
+        columns,
+        param_names,
+        strategies,
+        lots,
+        costs,
+    })
+}
+
 /// Decodes a protocol value, refusing trailing bytes (a sign of a layout mismatch).
 pub fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
     use bincode::Options;

@@ -106,16 +106,7 @@ fn first_touch(low: &[i64], high: &[i64], lo: i64, hi: i64) -> usize {
     let len = low.len().min(high.len());
     let mut k = 0;
     while k + 4 <= len {
-        let (l, h) = (&low[k..k + 4], &high[k..k + 4]);
-        let any = (l[0] <= lo)
-            | (h[0] >= hi)
-            | (l[1] <= lo)
-            | (h[1] >= hi)
-            | (l[2] <= lo)
-            | (h[2] >= hi)
-            | (l[3] <= lo)
-            | (h[3] >= hi);
-        if any {
+        if touch4(&low[k..k + 4], &high[k..k + 4], lo, hi) {
             break;
         }
         k += 4;
@@ -124,6 +115,44 @@ fn first_touch(low: &[i64], high: &[i64], lo: i64, hi: i64) -> usize {
         k += 1;
     }
     k
+}
+
+/// Whether any of 4 bars has `low <= lo` or `high >= hi`: two 64-bit lanes per compare in the
+/// wasm guest (simd128 has 64-bit compares; Cranelift does not vectorise the scalar form).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn touch4(l: &[i64], h: &[i64], lo: i64, hi: i64) -> bool {
+    use core::arch::wasm32::*;
+    assert!(l.len() >= 4 && h.len() >= 4);
+    // SAFETY: both slices hold at least 4 values (checked above); v128_load is unaligned.
+    let (l0, l1, h0, h1) = unsafe {
+        (
+            v128_load(l.as_ptr() as *const v128),
+            v128_load(l.as_ptr().add(2) as *const v128),
+            v128_load(h.as_ptr() as *const v128),
+            v128_load(h.as_ptr().add(2) as *const v128),
+        )
+    };
+    let (lo, hi) = (i64x2_splat(lo), i64x2_splat(hi));
+    let hit = v128_or(
+        v128_or(i64x2_le(l0, lo), i64x2_le(l1, lo)),
+        v128_or(i64x2_ge(h0, hi), i64x2_ge(h1, hi)),
+    );
+    v128_any_true(hit)
+}
+
+/// Whether any of 4 bars has `low <= lo` or `high >= hi`, branch-free.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn touch4(l: &[i64], h: &[i64], lo: i64, hi: i64) -> bool {
+    (l[0] <= lo)
+        | (h[0] >= hi)
+        | (l[1] <= lo)
+        | (h[1] >= hi)
+        | (l[2] <= lo)
+        | (h[2] >= hi)
+        | (l[3] <= lo)
+        | (h[3] >= hi)
 }
 
 /// Finds the position's exit: the first bar after `entry_bar` whose prices reach a level, else

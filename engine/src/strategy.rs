@@ -5,7 +5,9 @@
 //! strategy cannot get the accounting wrong and its results compare with everyone else's.
 
 use crate::metrics::summarise;
-use crate::protocol::{BatchInput, BatchOutput, Columns, PROTOCOL_VERSION, ResultRow, decode, encode};
+use crate::protocol::{
+    BatchInput, BatchOutput, Columns, PROTOCOL_VERSION, ResultRow, decode_batch_input, encode,
+};
 use crate::sim::{Exits, Side, TradeLog, simulate};
 
 /// A parameterised strategy family.
@@ -121,7 +123,7 @@ pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, Stri
 
 /// The guest's whole `run-batch`: bincode in, bincode out.
 pub fn run_batch_bytes<S: Strategy>(input: &[u8]) -> Result<Vec<u8>, String> {
-    let input: BatchInput = decode(input)?;
+    let input: BatchInput = decode_batch_input(input)?;
     let rows = run_batch::<S>(&input)?;
     Ok(encode(&BatchOutput {
         protocol: PROTOCOL_VERSION,

@@ -88,3 +88,43 @@ fn index_matches_the_rule_bar_by_bar() {
     }
     assert!(total > 5_000, "the batch must trade a lot, got {total}");
 }
+
+#[test]
+fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
+    use stratbox_engine::protocol::{
+        BatchInput, Costs, PROTOCOL_VERSION, StrategyParams, decode, decode_batch_input, encode,
+    };
+    let input = BatchInput {
+        protocol: PROTOCOL_VERSION,
+        columns: walk(1000, 3),
+        param_names: vec!["a".into(), "b".into()],
+        strategies: vec![
+            StrategyParams {
+                id: 7,
+                values: vec![0.5, -1.0],
+            },
+            StrategyParams {
+                id: 9,
+                values: vec![2.0, f64::MIN],
+            },
+        ],
+        lots: vec![0.01, 1.0],
+        costs: Costs {
+            spread_points: 3,
+            commission_per_lot: 7.5,
+            ..Costs::default()
+        },
+    };
+    let bytes = encode(&input);
+    let fast = decode_batch_input(&bytes).unwrap();
+    let slow: BatchInput = decode(&bytes).unwrap();
+    // NaN != NaN, so compare the encodings.
+    assert_eq!(encode(&fast), bytes);
+    assert_eq!(encode(&slow), bytes);
+    // Truncated or padded input is refused, as bincode refuses it.
+    assert!(decode_batch_input(&bytes[..bytes.len() - 1]).is_err());
+    assert!(decode_batch_input(&bytes[..100]).is_err());
+    let mut padded = bytes.clone();
+    padded.push(0);
+    assert!(decode_batch_input(&padded).is_err());
+}

@@ -172,25 +172,14 @@ pub fn load_data(cfg: &RunConfig) -> Result<(Bars, LoadReport), RunError> {
     let Some(w) = &cfg.window else {
         return Ok((bars, report));
     };
-    let (a, b) = (
-        bars.time.partition_point(|&t| t < w.start),
-        bars.time.partition_point(|&t| t < w.end),
-    );
-    if a >= b {
+    let cut = bars.window(w);
+    if cut.is_empty() {
         return Err(RunError::Invalid(format!(
             "no bars between {} and {}",
             iso_utc(w.start),
             iso_utc(w.end)
         )));
     }
-    let cut = Bars {
-        time: bars.time[a..b].to_vec(),
-        open: bars.open[a..b].to_vec(),
-        high: bars.high[a..b].to_vec(),
-        low: bars.low[a..b].to_vec(),
-        close: bars.close[a..b].to_vec(),
-        digits: bars.digits,
-    };
     Ok((cut, report))
 }
 

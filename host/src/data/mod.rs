@@ -44,6 +44,22 @@ pub struct Bars {
 }
 
 impl Bars {
+    /// The bars whose time lies in `window` (UTC seconds, end excluded), as if the data held only
+    /// those: a windowed run's features start afresh at the window's first bar, so a split run is
+    /// the same as two runs on two files cut at the split.
+    pub fn window(&self, window: &std::ops::Range<i64>) -> Bars {
+        let a = self.time.partition_point(|&t| t < window.start);
+        let b = self.time.partition_point(|&t| t < window.end).max(a);
+        Bars {
+            time: self.time[a..b].to_vec(),
+            open: self.open[a..b].to_vec(),
+            high: self.high[a..b].to_vec(),
+            low: self.low[a..b].to_vec(),
+            close: self.close[a..b].to_vec(),
+            digits: self.digits,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.close.len()
     }

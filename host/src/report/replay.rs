@@ -24,7 +24,6 @@ use crate::results;
 use crate::run::{iso_utc, prepare_columns};
 
 use super::ReportError;
-use super::split::window_bars;
 use super::table::ResultsTable;
 
 /// One trade the account took.
@@ -178,7 +177,7 @@ impl Replayer {
         let grid = table.grid()?;
         let order = grid.match_params(&mvt_params())?;
         let bars = match table.window()? {
-            Some(w) => window_bars(bars, &w),
+            Some(w) => bars.window(&w),
             None => bars.clone(),
         };
         Ok(Replayer {

@@ -10,7 +10,6 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::data::Bars;
 use crate::results::keys;
 
 use super::rank::{Metric, ranked_rows};
@@ -74,22 +73,6 @@ pub fn split_windows(split: i64, first: i64, last: i64) -> Result<(Range<i64>, R
         ));
     }
     Ok((first..split, split..last + 1))
-}
-
-/// The bars whose time lies in `window`, as if the data held only those: a windowed run's
-/// features start afresh at the window's first bar, so a split run is the same as two runs on
-/// two files cut at the split.
-pub fn window_bars(bars: &Bars, window: &Range<i64>) -> Bars {
-    let a = bars.time.partition_point(|&t| t < window.start);
-    let b = bars.time.partition_point(|&t| t < window.end);
-    Bars {
-        time: bars.time[a..b].to_vec(),
-        open: bars.open[a..b].to_vec(),
-        high: bars.high[a..b].to_vec(),
-        low: bars.low[a..b].to_vec(),
-        close: bars.close[a..b].to_vec(),
-        digits: bars.digits,
-    }
 }
 
 /// One in-sample top strategy and how it did out of sample.
