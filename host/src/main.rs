@@ -95,7 +95,22 @@ fn dispatch(cli: args::Cli) -> Result<u8, Failure> {
                 return cli_reports::discover_split(cfg, split, &a.ranking, cli.quiet);
             }
             let (code, summary) = run_and_report(&cfg, cli.quiet, a.progress)?;
-            cli_reports::after_discover(&cfg, &summary, &a.ranking)?;
+            if a.progress == args::ProgressArg::Json {
+                // stdout carries only JSON events for programs: the closing one, not a table.
+                let failed: u64 = summary.failures.iter().map(|f| f.len()).sum();
+                let event = serde_json::json!({
+                    "event": "done",
+                    "output": summary.output.display().to_string(),
+                    "rows": summary.rows_written,
+                    "strategies": summary.strategies,
+                    "failed": failed,
+                    "seconds": summary.elapsed.as_secs_f64(),
+                    "peak_rss_bytes": summary.peak_rss,
+                });
+                println!("{event}");
+            } else {
+                cli_reports::after_discover(&cfg, &summary, &a.ranking)?;
+            }
             Ok(code)
         }
         args::Command::Batch(a) => {
