@@ -153,16 +153,28 @@ fn json_progress_keeps_stdout_machine_readable() {
     let data = crate::common::year_slice(dir.path(), 5_000);
     let out = dir.path().join("o.parquet");
     let o = stratbox(&[
-        "discover", "--data", data.to_str().unwrap(), "--output", out.to_str().unwrap(),
-        "--batch-size", "1000", "--progress", "json",
+        "discover",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--batch-size",
+        "1000",
+        "--progress",
+        "json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let events: Vec<serde_json::Value> =
-        text(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect();
+    let events: Vec<serde_json::Value> = text(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
     assert_eq!(events.first().unwrap()["event"], "start");
     let batches: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "batch").collect();
     assert_eq!(batches.len(), 5, "4620 strategies in batches of 1000");
     assert!(batches.iter().all(|b| b["outcome"] == "ok"));
     let done = events.last().unwrap();
-    assert_eq!((done["event"].as_str(), done["rows"].as_u64()), (Some("done"), Some(13_860)));
+    assert_eq!(
+        (done["event"].as_str(), done["rows"].as_u64()),
+        (Some("done"), Some(13_860))
+    );
 }
