@@ -15,7 +15,7 @@ native=(); sandbox=()
 for i in $(seq "$runs"); do
   for engine in native sandbox; do
     s=$(date +%s.%N)
-    "$bin" discover --quiet --engine "$engine" --output "$out/$engine.parquet" "$@" 2>"$out/$engine.log"
+    "$bin" discover --quiet --engine "$engine" --output "$out/$engine.parquet" "$@" >/dev/null 2>"$out/$engine.log"
     e=$(date +%s.%N)
     t=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')
     if [ "$engine" = native ]; then native+=("$t"); else sandbox+=("$t"); fi
