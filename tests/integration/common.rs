@@ -36,6 +36,21 @@ pub fn year_columns() -> &'static Columns {
     COLS.get_or_init(|| run::prepare_columns(year(), &Grid::default_grid()))
 }
 
+/// The first `n` bars of the bundled year's columns.
+pub fn first_bars(n: usize) -> Columns {
+    let c = year_columns();
+    Columns {
+        time: c.time[..n].to_vec(),
+        open: c.open[..n].to_vec(),
+        high: c.high[..n].to_vec(),
+        low: c.low[..n].to_vec(),
+        close: c.close[..n].to_vec(),
+        momentum: c.momentum[..n].to_vec(),
+        volatility: c.volatility[..n].to_vec(),
+        trend: c.trend[..n].to_vec(),
+    }
+}
+
 /// The raw lines of the bundled HistData CSV (inside the zip), untouched by our parser.
 pub fn year_lines() -> &'static Vec<String> {
     static LINES: OnceLock<Vec<String>> = OnceLock::new();

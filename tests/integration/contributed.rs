@@ -7,7 +7,7 @@ use stratbox::scheduler::Job;
 use stratbox_engine::metrics::summarise;
 use stratbox_engine::sim::{Exits, Side, TradeLog, simulate};
 
-use crate::common::{component, year_columns};
+use crate::common::{component, first_bars, year_columns};
 
 #[test]
 fn breakout_component_matches_a_naive_breakout_on_real_bars() {
@@ -26,16 +26,7 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
     // Two months of real bars.
     let c = year_columns();
     let n = c.time.partition_point(|&t| t < 1_519_862_400); // 2018-03-01
-    let cols = stratbox_engine::Columns {
-        time: c.time[..n].to_vec(),
-        open: c.open[..n].to_vec(),
-        high: c.high[..n].to_vec(),
-        low: c.low[..n].to_vec(),
-        close: c.close[..n].to_vec(),
-        momentum: c.momentum[..n].to_vec(),
-        volatility: c.volatility[..n].to_vec(),
-        trend: c.trend[..n].to_vec(),
-    };
+    let cols = first_bars(n);
     let costs = grid.engine_costs(5);
     let job = Job::new(&grid, info.params.clone(), order, &cols, costs);
     let range = 0..grid.size();

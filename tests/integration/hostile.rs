@@ -10,7 +10,7 @@ use stratbox::scheduler::{self, Backend, Job};
 use stratbox_engine::metrics::summarise;
 use stratbox_engine::sim::TradeLog;
 
-use crate::common::{component, year_columns};
+use crate::common::{component, first_bars};
 
 const BAD: u64 = 3;
 
@@ -26,17 +26,7 @@ fn grid(mode: u32) -> Grid {
 /// strategy 3 failed and the others have their honest rows; returns the failure reason.
 fn run_mode(sandbox: &Backend, mode: u32) -> BatchError {
     let g = grid(mode);
-    let c = year_columns();
-    let cols = stratbox_engine::Columns {
-        time: c.time[..2000].to_vec(),
-        open: c.open[..2000].to_vec(),
-        high: c.high[..2000].to_vec(),
-        low: c.low[..2000].to_vec(),
-        close: c.close[..2000].to_vec(),
-        momentum: c.momentum[..2000].to_vec(),
-        volatility: c.volatility[..2000].to_vec(),
-        trend: c.trend[..2000].to_vec(),
-    };
+    let cols = first_bars(2000);
     let names: Vec<String> = ["k", "bad_k", "mode"].map(String::from).to_vec();
     let order = g.match_params(&names).unwrap();
     let costs = g.engine_costs(5);
@@ -64,24 +54,32 @@ fn run_mode(sandbox: &Backend, mode: u32) -> BatchError {
 #[test]
 fn hostile_guests_fail_alone_with_the_right_reason() {
     let t = Instant::now();
+    // A generous deadline, so that a loaded machine does not turn a memory or reply fault into a
+    // timeout; a short one for the endless loop.
     let limits = Limits {
-        deadline: Duration::from_millis(500),
+        deadline: Duration::from_secs(20),
         memory_bytes: 400 << 20,
         ..Limits::default()
     };
-    let backend = Backend::Sandbox(Box::new(
-        Sandbox::new(&component("hostile.wasm").bytes, "hostile", limits).unwrap(),
-    ));
-    let check = |mode: u32, ok: &dyn Fn(&BatchError) -> bool| {
-        let reason = run_mode(&backend, mode);
+    let hostile = component("hostile.wasm").bytes;
+    let sandbox = |limits| Backend::Sandbox(Box::new(Sandbox::new(&hostile, "hostile", limits).unwrap()));
+    let backend = sandbox(limits);
+    let quick = sandbox(Limits {
+        deadline: Duration::from_millis(500),
+        ..limits
+    });
+    let check_on = |backend: &Backend, mode: u32, ok: &dyn Fn(&BatchError) -> bool| {
+        let reason = run_mode(backend, mode);
         assert!(
             ok(&reason),
             "mode {mode}: unexpected reason {reason:?} ({reason})"
         );
         reason
     };
+    let check = |mode: u32, ok: &dyn Fn(&BatchError) -> bool| check_on(&backend, mode, ok);
     // 1: loops forever -> the deadline, naming the limit and the time seen.
-    let r = check(
+    let r = check_on(
+        &quick,
         1,
         &|r| matches!(r, BatchError::Deadline { limit, .. } if *limit == Duration::from_millis(500)),
     );

@@ -4,24 +4,9 @@ use stratbox::grid::Grid;
 use stratbox::run;
 use stratbox::sandbox::{Limits, Sandbox};
 use stratbox::scheduler::Job;
-use stratbox_engine::{Columns, Mvt, Strategy};
+use stratbox_engine::{Mvt, Strategy};
 
-use crate::common::{component, year_columns};
-
-/// The first `n` bars of the bundled year's columns.
-fn first_bars(n: usize) -> Columns {
-    let c = year_columns();
-    Columns {
-        time: c.time[..n].to_vec(),
-        open: c.open[..n].to_vec(),
-        high: c.high[..n].to_vec(),
-        low: c.low[..n].to_vec(),
-        close: c.close[..n].to_vec(),
-        momentum: c.momentum[..n].to_vec(),
-        volatility: c.volatility[..n].to_vec(),
-        trend: c.trend[..n].to_vec(),
-    }
-}
+use crate::common::{component, first_bars, year_columns};
 
 #[test]
 fn wasm_and_native_replies_are_byte_identical_on_a_real_month() {
