@@ -91,6 +91,26 @@ pub fn parse_shard(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
     Ok((k, n))
 }
 
+/// The data-reading flags (`--format`, `--tz`, `--digits`, `--repair`) as load options, with
+/// errors that name the flag. Shared by every command that reads data.
+pub fn load_options(
+    format: Option<&str>,
+    tz: Option<&str>,
+    digits: Option<u32>,
+    repair: bool,
+) -> Result<LoadOptions, String> {
+    Ok(LoadOptions {
+        format: format
+            .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
+            .transpose()?,
+        tz: tz
+            .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
+            .transpose()?,
+        digits,
+        repair,
+    })
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Data files (one series, joined in time order). Default: the bundled 2018 EURUSD M1 year.
@@ -222,20 +242,12 @@ pub struct DataCheckArgs {
 
 impl DataCheckArgs {
     pub fn load_options(&self) -> Result<LoadOptions, String> {
-        Ok(LoadOptions {
-            format: self
-                .format
-                .as_deref()
-                .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
-                .transpose()?,
-            tz: self
-                .tz
-                .as_deref()
-                .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
-                .transpose()?,
-            digits: self.digits,
-            repair: self.repair,
-        })
+        load_options(
+            self.format.as_deref(),
+            self.tz.as_deref(),
+            self.digits,
+            self.repair,
+        )
     }
 }
 
@@ -316,16 +328,12 @@ impl RunArgs {
                 self.memory_mib
             ));
         }
-        let format = self
-            .format
-            .as_deref()
-            .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
-            .transpose()?;
-        let tz = self
-            .tz
-            .as_deref()
-            .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
-            .transpose()?;
+        let load = load_options(
+            self.format.as_deref(),
+            self.tz.as_deref(),
+            self.digits,
+            self.repair,
+        )?;
         let component = match &self.strategy {
             Some(path) => ComponentSource {
                 bytes: std::fs::read(path)
@@ -341,12 +349,7 @@ impl RunArgs {
         }
         Ok(RunConfig {
             data: self.data,
-            load: LoadOptions {
-                format,
-                tz,
-                digits: self.digits,
-                repair: self.repair,
-            },
+            load,
             grid,
             component,
             engine: match self.engine {

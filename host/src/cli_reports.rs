@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
-use stratbox::data::{self, Bars, Format, LoadOptions, LoadReport, TzSpec};
+use stratbox::data::{self, Bars, LoadReport};
 use stratbox::grid::Grid;
 use stratbox::report::ReportError;
 use stratbox::report::charts::equity_curves;
@@ -79,26 +79,16 @@ pub struct DataArgs {
 impl DataArgs {
     /// Loads the bars; `Err` is the message for the user.
     fn load(&self) -> Result<(Bars, LoadReport), String> {
-        let format = self
-            .format
-            .as_deref()
-            .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
-            .transpose()?;
-        let tz = self
-            .tz
-            .as_deref()
-            .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
-            .transpose()?;
+        let opts = crate::args::load_options(
+            self.format.as_deref(),
+            self.tz.as_deref(),
+            self.digits,
+            self.repair,
+        )?;
         let paths = if self.data.is_empty() {
             vec![run::bundled_data()]
         } else {
             self.data.clone()
-        };
-        let opts = LoadOptions {
-            format,
-            tz,
-            digits: self.digits,
-            repair: self.repair,
         };
         data::load(&paths, &opts).map_err(|e| e.to_string())
     }
