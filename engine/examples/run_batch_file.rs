@@ -31,13 +31,16 @@ fn phases(input: &stratbox_engine::BatchInput) {
         .iter()
         .map(|s| Mvt::from_params(&s.values, 10).unwrap())
         .collect();
-    let index = Mvt::build_index(&input.columns, &strategies);
+    let cols = input.columns.view();
+    let index = Mvt::build_index(&cols, &strategies);
     let t_index = t.elapsed();
     let mut log = sim::TradeLog::default();
+    let mut memo = sim::ExitMemo::new(input.columns.len());
     let mut n = 0;
     let t = std::time::Instant::now();
     for s in &strategies {
-        sim::simulate(&input.columns, 0, s.entries(&index, &input.columns), &mut log);
+        let entries = s.entries(&index, &cols);
+        sim::simulate_with(&cols, 0, entries, &mut memo, &mut log);
         n += log.trades.len();
     }
     println!("index {t_index:?}, simulate {:?} ({n} trades)", t.elapsed());

@@ -16,6 +16,6 @@ pub mod sim;
 pub mod strategy;
 
 pub use mvt::Mvt;
-pub use protocol::{BatchInput, BatchOutput, Columns, Costs, ResultRow, StrategyParams};
+pub use protocol::{BatchInput, BatchOutput, Columns, ColumnsRef, Costs, ResultRow, StrategyParams};
 pub use sim::{ExitReason, Exits, Side, Trade, TradeLog};
-pub use strategy::{Strategy, run_batch, run_batch_bytes};
+pub use strategy::{Strategy, run_batch, run_batch_bytes, run_batch_bytes_in_place};

@@ -11,7 +11,7 @@
 //! the levels are the exact f64 comparisons of the rule, so the result is the same as the naive
 //! loop (tests check both).
 
-use crate::protocol::Columns;
+use crate::protocol::ColumnsRef;
 use crate::sim::{Exits, Side};
 use crate::strategy::{Strategy, pips_to_points, whole_bars};
 
@@ -27,7 +27,7 @@ pub struct Mvt {
 
 impl Mvt {
     /// The rule itself, bar by bar: the reference the index is tested against.
-    pub fn signal(&self, cols: &Columns, i: usize) -> bool {
+    pub fn signal(&self, cols: &ColumnsRef, i: usize) -> bool {
         let (m, v, t) = (cols.momentum[i], cols.volatility[i], cols.trend[i]);
         match self.side {
             Side::Long => m > self.mom_th && t > self.trend_th && v < self.vol_max,
@@ -49,7 +49,16 @@ struct DirectionIndex {
     t: Vec<u8>,
     /// Number of the distinct vol_max values the bar's volatility fails (`v >= vol_max`).
     v: Vec<u8>,
+    /// Per block of [`BLOCK`] bars: the largest `m`, the largest `t` and the smallest `v` in it.
+    /// A block none of whose bars can pass shows it here (a necessary condition), so a scan
+    /// skips 16 blocks, 256 bars, per vector compare where entries are rare.
+    block_m: Vec<u8>,
+    block_t: Vec<u8>,
+    block_v: Vec<u8>,
 }
+
+/// Bars per block of the entry scan, and blocks per step of the block summary scan.
+const BLOCK: usize = 16;
 
 /// Batch-wide entry index: one per direction.
 #[derive(Debug, Default)]
@@ -69,10 +78,49 @@ fn sorted_distinct(values: impl Iterator<Item = f64>) -> Vec<f64> {
     v
 }
 
-/// How many of the sorted `thresholds` lie strictly below `x` (0 for NaN).
-#[inline]
-fn passed(thresholds: &[f64], x: f64) -> usize {
-    thresholds.partition_point(|&th| th < x)
+/// Bars per step of the level computation: a fixed width that LLVM turns into vector compares
+/// (f64x2 in the guest), with every threshold compared and no branch per bar.
+const LANES: usize = 8;
+
+/// `out[i]` = how many `thresholds` lie strictly below `sign * x[i]` (0 for NaN).
+fn count_below(thresholds: &[f64], x: &[f64], sign: f64, out: &mut [u8]) {
+    let (x_blocks, x_rest) = x.as_chunks::<LANES>();
+    let (out_blocks, out_rest) = out.as_chunks_mut::<LANES>();
+    for (xs, levels) in x_blocks.iter().zip(out_blocks) {
+        let mut count = [0u64; LANES];
+        for &th in thresholds {
+            for j in 0..LANES {
+                count[j] += (th < sign * xs[j]) as u64;
+            }
+        }
+        for j in 0..LANES {
+            levels[j] = count[j] as u8;
+        }
+    }
+    for (x, level) in x_rest.iter().zip(out_rest) {
+        *level = thresholds.iter().filter(|&&th| th < sign * x).count() as u8;
+    }
+}
+
+/// `out[i]` = how many `maxima` the value `x[i]` fails (`!(x < max)`: all of them for NaN).
+fn count_above(maxima: &[f64], x: &[f64], out: &mut [u8]) {
+    let (x_blocks, x_rest) = x.as_chunks::<LANES>();
+    let (out_blocks, out_rest) = out.as_chunks_mut::<LANES>();
+    let all = maxima.len() as u64;
+    for (xs, levels) in x_blocks.iter().zip(out_blocks) {
+        let mut passed = [0u64; LANES];
+        for &max in maxima {
+            for j in 0..LANES {
+                passed[j] += (xs[j] < max) as u64;
+            }
+        }
+        for j in 0..LANES {
+            levels[j] = (all - passed[j]) as u8;
+        }
+    }
+    for (x, level) in x_rest.iter().zip(out_rest) {
+        *level = (all - maxima.iter().filter(|&&max| *x < max).count() as u64) as u8;
+    }
 }
 
 impl DirectionIndex {
@@ -89,7 +137,7 @@ impl DirectionIndex {
         !self.m.is_empty()
     }
 
-    fn build(cols: &Columns, strategies: &[&Mvt], side: Side) -> DirectionIndex {
+    fn build(cols: &ColumnsRef, strategies: &[&Mvt], side: Side) -> DirectionIndex {
         let mut index = DirectionIndex {
             mom: sorted_distinct(strategies.iter().map(|s| s.mom_th)),
             trend: sorted_distinct(strategies.iter().map(|s| s.trend_th)),
@@ -109,23 +157,23 @@ impl DirectionIndex {
             Side::Long => 1.0,
             Side::Short => -1.0,
         };
-        for i in 0..n {
-            // Short: `momentum < -th` is `th < -momentum`, exact because negation is exact.
-            m[i] = passed(&index.mom, sign * cols.momentum[i]) as u8;
-            if m[i] == 0 {
-                continue;
-            }
-            t[i] = passed(&index.trend, sign * cols.trend[i]) as u8;
-            if t[i] == 0 {
-                continue;
-            }
-            let x = cols.volatility[i];
-            // `x < vol_max` fails for the first `v[i]` sorted values (all of them for NaN, where
-            // the comparison is false: hence the negation, not `>=`).
-            #[allow(clippy::neg_cmp_op_on_partial_ord)]
-            let failed = index.vol.partition_point(|&max| !(x < max));
-            v[i] = failed as u8;
-        }
+        // Short: `momentum < -th` is `th < -momentum`, exact because negation is exact.
+        count_below(&index.mom, cols.momentum, sign, &mut m);
+        count_below(&index.trend, cols.trend, sign, &mut t);
+        // `x < vol_max` fails for `len - #(x < vol_max)` of the values (all of them for NaN,
+        // where every comparison is false).
+        count_above(&index.vol, cols.volatility, &mut v);
+        let blocks = n / BLOCK;
+        let summary = |levels: &[u8], pick: fn(u8, u8) -> u8| -> Vec<u8> {
+            levels
+                .chunks_exact(BLOCK)
+                .map(|block| block.iter().copied().fold(block[0], pick))
+                .collect()
+        };
+        index.block_m = summary(&m, u8::max);
+        index.block_t = summary(&t, u8::max);
+        index.block_v = summary(&v, u8::min);
+        debug_assert_eq!(index.block_m.len(), blocks);
         (index.m, index.t, index.v) = (m, t, v);
         index
     }
@@ -135,21 +183,53 @@ impl DirectionIndex {
 /// (`m > km`), trend passes (`t > kt`), volatility passes (`v <= kv`).
 ///
 /// This scan is the engine's inner loop for strict strategies (it may cross the whole series), so
-/// it compares 16 bars per step with explicit vector instructions: simd128 in the wasm guest,
-/// SSE2 natively. LLVM does not vectorise the scalar form of this loop by itself.
+/// it compares 16 values per step with explicit vector instructions (simd128 in the wasm guest,
+/// SSE2 natively; LLVM does not vectorise the scalar form by itself), and it runs on two levels:
+/// the block summaries first, 256 bars per step, then the bars of a block that may hold an entry.
 #[inline]
 fn next_signal(idx: &DirectionIndex, from: usize, km: u8, kt: u8, kv: u8) -> Option<usize> {
     let (m, t, v) = (&idx.m[..], &idx.t[..], &idx.v[..]);
     let n = m.len().min(t.len()).min(v.len());
-    let mut i = from;
-    while i + 16 <= n {
-        let mask = simd::block_mask(&m[i..i + 16], &t[i..i + 16], &v[i..i + 16], km, kt, kv);
-        if mask != 0 {
-            return Some(i + mask.trailing_zeros() as usize);
-        }
-        i += 16;
+    let in_block = |c: usize| -> Option<usize> {
+        let r = c * BLOCK..c * BLOCK + BLOCK;
+        let mask = simd::block_mask(&m[r.clone()], &t[r.clone()], &v[r], km, kt, kv);
+        (mask != 0).then(|| c * BLOCK + mask.trailing_zeros() as usize)
+    };
+    // The 16 bars from `from` (not aligned to a block), then whole blocks from the first one
+    // starting at or after `from` (it may overlap those 16 bars: checking a bar twice is harmless).
+    if from + BLOCK > n {
+        return (from..n).find(|&j| m[j] > km && t[j] > kt && v[j] <= kv);
     }
-    (i..n).find(|&j| m[j] > km && t[j] > kt && v[j] <= kv)
+    let r = from..from + BLOCK;
+    let mask = simd::block_mask(&m[r.clone()], &t[r.clone()], &v[r], km, kt, kv);
+    if mask != 0 {
+        return Some(from + mask.trailing_zeros() as usize);
+    }
+    let (bm, bt, bv) = (&idx.block_m[..], &idx.block_t[..], &idx.block_v[..]);
+    let blocks = bm.len().min(bt.len()).min(bv.len()).min(n / BLOCK);
+    let mut b = from.div_ceil(BLOCK);
+    while b + BLOCK <= blocks {
+        let r = b..b + BLOCK;
+        let mut candidates = simd::block_mask(&bm[r.clone()], &bt[r.clone()], &bv[r], km, kt, kv);
+        while candidates != 0 {
+            if let Some(bar) = in_block(b + candidates.trailing_zeros() as usize) {
+                return Some(bar);
+            }
+            candidates &= candidates - 1;
+        }
+        b += BLOCK;
+    }
+    while b < blocks {
+        if bm[b] > km
+            && bt[b] > kt
+            && bv[b] <= kv
+            && let Some(bar) = in_block(b)
+        {
+            return Some(bar);
+        }
+        b += 1;
+    }
+    (from.max(blocks * BLOCK)..n).find(|&j| m[j] > km && t[j] > kt && v[j] <= kv)
 }
 
 /// `block_mask`: bit j set iff bar j of a 16-bar block satisfies the levels.
@@ -246,7 +326,7 @@ impl Strategy for Mvt {
         })
     }
 
-    fn build_index(cols: &Columns, strategies: &[Self]) -> MvtIndex {
+    fn build_index(cols: &ColumnsRef, strategies: &[Self]) -> MvtIndex {
         assert!(cols.len() <= u32::MAX as usize, "more than 2^32 bars");
         let of_side = |side| -> Vec<&Mvt> { strategies.iter().filter(|s| s.side == side).collect() };
         MvtIndex {
@@ -258,7 +338,7 @@ impl Strategy for Mvt {
     fn entries<'a>(
         &'a self,
         index: &'a MvtIndex,
-        cols: &'a Columns,
+        cols: &'a ColumnsRef<'a>,
     ) -> impl FnMut(usize) -> Option<(usize, Side, Exits)> + 'a {
         let dir = match self.side {
             Side::Long => &index.long,

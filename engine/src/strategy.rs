@@ -4,11 +4,12 @@
 //! costs, ruin and metrics are the engine's, identical for every family, so a contributed
 //! strategy cannot get the accounting wrong and its results compare with everyone else's.
 
-use crate::metrics::summarise;
+use crate::metrics::summarise_lots;
 use crate::protocol::{
-    BatchInput, BatchOutput, Columns, PROTOCOL_VERSION, ResultRow, decode_batch_input, encode,
+    BatchInput, BatchOutput, ColumnsRef, Costs, PROTOCOL_VERSION, ResultRow, StrategyParams,
+    decode_batch_input, encode,
 };
-use crate::sim::{Exits, Side, TradeLog, simulate};
+use crate::sim::{ExitMemo, Exits, Side, TradeLog, simulate, simulate_with};
 
 /// A parameterised strategy family.
 pub trait Strategy: Sized {
@@ -28,7 +29,7 @@ pub trait Strategy: Sized {
     fn from_params(values: &[f64], pip_points: i64) -> Result<Self, String>;
 
     /// Precomputes the batch-wide index once per batch.
-    fn build_index(cols: &Columns, strategies: &[Self]) -> Self::Index;
+    fn build_index(cols: &ColumnsRef, strategies: &[Self]) -> Self::Index;
 
     /// An entry finder for this strategy: called with `from`, it returns the first bar `>= from`
     /// on which the strategy enters while flat, with the side and the exit levels. Calls come
@@ -36,7 +37,7 @@ pub trait Strategy: Sized {
     fn entries<'a>(
         &'a self,
         index: &'a Self::Index,
-        cols: &'a Columns,
+        cols: &'a ColumnsRef<'a>,
     ) -> impl FnMut(usize) -> Option<(usize, Side, Exits)> + 'a;
 }
 
@@ -62,77 +63,127 @@ pub fn whole_bars(name: &str, value: f64) -> Result<usize, String> {
 /// Runs every strategy of `input` at every lot size and returns rows in
 /// (strategy order, lots order).
 pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, String> {
-    if input.protocol != PROTOCOL_VERSION {
-        return Err(format!(
-            "protocol version {} not supported (this engine speaks {PROTOCOL_VERSION})",
-            input.protocol
-        ));
-    }
-    if input
-        .param_names
-        .iter()
-        .map(String::as_str)
-        .ne(S::PARAMS.iter().copied())
-    {
-        return Err(format!(
-            "parameter names {:?} do not match {}'s {:?}",
-            input.param_names,
-            S::NAME,
-            S::PARAMS
-        ));
-    }
-    input.columns.check_lengths()?;
-    if input.costs.pip_points <= 0 {
-        return Err(format!(
-            "pip_points must be positive, got {}",
-            input.costs.pip_points
-        ));
-    }
-    let strategies = input
-        .strategies
-        .iter()
-        .map(|s| {
-            if s.values.len() != S::PARAMS.len() {
-                return Err(format!(
-                    "strategy {} has {} parameter values, expected {}",
-                    s.id,
-                    s.values.len(),
-                    S::PARAMS.len()
-                ));
-            }
-            S::from_params(&s.values, input.costs.pip_points).map_err(|e| format!("strategy {}: {e}", s.id))
-        })
-        .collect::<Result<Vec<S>, String>>()?;
-    let cols = &input.columns;
-    let index = S::build_index(cols, &strategies);
-    let mut rows = Vec::with_capacity(strategies.len() * input.lots.len());
-    let mut log = TradeLog::default();
-    for (params, strategy) in input.strategies.iter().zip(&strategies) {
-        simulate(
-            cols,
-            input.costs.spread_points,
-            strategy.entries(&index, cols),
-            &mut log,
-        );
-        for &lots in &input.lots {
-            rows.push(summarise(params.id, &log, lots, &input.costs));
-        }
-    }
-    Ok(rows)
+    let batch = Batch {
+        protocol: input.protocol,
+        cols: input.columns.view(),
+        param_names: &input.param_names,
+        strategies: &input.strategies,
+        lots: &input.lots,
+        costs: &input.costs,
+    };
+    batch.run::<S>()
 }
 
-/// The guest's whole `run-batch`: bincode in, bincode out.
-pub fn run_batch_bytes<S: Strategy>(input: &[u8]) -> Result<Vec<u8>, String> {
-    let input: BatchInput = decode_batch_input(input)?;
-    let rows = run_batch::<S>(&input)?;
-    Ok(encode(&BatchOutput {
+/// A batch's fields, the columns borrowed (from owned columns or from the guest's input bytes).
+struct Batch<'a> {
+    protocol: u32,
+    cols: ColumnsRef<'a>,
+    param_names: &'a [String],
+    strategies: &'a [StrategyParams],
+    lots: &'a [f64],
+    costs: &'a Costs,
+}
+
+impl Batch<'_> {
+    fn run<S: Strategy>(&self) -> Result<Vec<ResultRow>, String> {
+        if self.protocol != PROTOCOL_VERSION {
+            return Err(format!(
+                "protocol version {} not supported (this engine speaks {PROTOCOL_VERSION})",
+                self.protocol
+            ));
+        }
+        if self
+            .param_names
+            .iter()
+            .map(String::as_str)
+            .ne(S::PARAMS.iter().copied())
+        {
+            return Err(format!(
+                "parameter names {:?} do not match {}'s {:?}",
+                self.param_names,
+                S::NAME,
+                S::PARAMS
+            ));
+        }
+        self.cols.check_lengths()?;
+        if self.costs.pip_points <= 0 {
+            return Err(format!(
+                "pip_points must be positive, got {}",
+                self.costs.pip_points
+            ));
+        }
+        let strategies = self
+            .strategies
+            .iter()
+            .map(|s| {
+                if s.values.len() != S::PARAMS.len() {
+                    return Err(format!(
+                        "strategy {} has {} parameter values, expected {}",
+                        s.id,
+                        s.values.len(),
+                        S::PARAMS.len()
+                    ));
+                }
+                S::from_params(&s.values, self.costs.pip_points)
+                    .map_err(|e| format!("strategy {}: {e}", s.id))
+            })
+            .collect::<Result<Vec<S>, String>>()?;
+        let cols = &self.cols;
+        let index = S::build_index(cols, &strategies);
+        let mut rows = Vec::with_capacity(strategies.len() * self.lots.len());
+        let mut log = TradeLog::default();
+        let mut memo = ExitMemo::new(cols.len());
+        for (params, strategy) in self.strategies.iter().zip(&strategies) {
+            simulate_with(
+                cols,
+                self.costs.spread_points,
+                strategy.entries(&index, cols),
+                &mut memo,
+                &mut log,
+            );
+            summarise_lots(params.id, &log, self.lots, self.costs, &mut rows);
+        }
+        Ok(rows)
+    }
+}
+
+fn reply(rows: Vec<ResultRow>) -> Vec<u8> {
+    encode(&BatchOutput {
         protocol: PROTOCOL_VERSION,
         rows,
-    }))
+    })
+}
+
+/// `run-batch` on bytes: bincode in, bincode out, the input copied into owned columns (the
+/// host's native engine).
+pub fn run_batch_bytes<S: Strategy>(input: &[u8]) -> Result<Vec<u8>, String> {
+    let input: BatchInput = decode_batch_input(input)?;
+    Ok(reply(run_batch::<S>(&input)?))
+}
+
+/// The guest's whole `run-batch`: [`run_batch_bytes`] reading the columns in place (see
+/// [`crate::protocol::view_batch_input`]), so the batch's ~24 MB of columns are not copied a
+/// second time inside the sandbox. `input` is modified.
+pub fn run_batch_bytes_in_place<S: Strategy>(input: &mut [u8]) -> Result<Vec<u8>, String> {
+    #[cfg(target_endian = "little")]
+    {
+        let (protocol, cols, tail) = crate::protocol::view_batch_input(input)?;
+        let batch = Batch {
+            protocol,
+            cols,
+            param_names: &tail.param_names,
+            strategies: &tail.strategies,
+            lots: &tail.lots,
+            costs: &tail.costs,
+        };
+        Ok(reply(batch.run::<S>()?))
+    }
+    #[cfg(not(target_endian = "little"))]
+    run_batch_bytes::<S>(input)
 }
 
 /// Replays one strategy and returns its trade log (for `stratbox trades` and tests).
-pub fn replay<S: Strategy>(cols: &Columns, strategy: &S, spread_points: i64) -> TradeLog {
+pub fn replay<S: Strategy>(cols: &ColumnsRef, strategy: &S, spread_points: i64) -> TradeLog {
     let index = S::build_index(cols, std::slice::from_ref(strategy));
     let mut log = TradeLog::default();
     simulate(cols, spread_points, strategy.entries(&index, cols), &mut log);

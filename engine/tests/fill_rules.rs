@@ -33,7 +33,7 @@ fn run(cols: &Columns, spread: i64, side: Side, exits: Exits, wanted: &[usize]) 
     let mut log = TradeLog::default();
     let wanted = wanted.to_vec();
     simulate(
-        cols,
+        &cols.view(),
         spread,
         |from| {
             wanted

@@ -39,11 +39,11 @@ fn walk(n: usize, seed: u64) -> Columns {
 fn naive(cols: &Columns, s: &Mvt) -> TradeLog {
     let mut log = TradeLog::default();
     simulate(
-        cols,
+        &cols.view(),
         3,
         |from| {
             (from..cols.len())
-                .find(|&i| s.signal(cols, i))
+                .find(|&i| s.signal(&cols.view(), i))
                 .map(|i| (i, s.side, s.exits))
         },
         &mut log,
@@ -78,23 +78,66 @@ fn index_matches_the_rule_bar_by_bar() {
             }
         }
     }
-    let index = Mvt::build_index(&cols, &batch);
+    let view = cols.view();
+    let index = Mvt::build_index(&view, &batch);
     let mut total = 0;
     for s in &batch {
         let mut fast = TradeLog::default();
-        simulate(&cols, 3, s.entries(&index, &cols), &mut fast);
+        simulate(&view, 3, s.entries(&index, &view), &mut fast);
         assert_eq!(fast, naive(&cols, s), "{s:?}");
         total += fast.trades.len();
     }
     assert!(total > 5_000, "the batch must trade a lot, got {total}");
 }
 
+/// Regression: the two-level scan skipped an entry in the last whole block when the search
+/// started less than 16 bars before the end, so a strategy lost its final (open) position. Every
+/// series length around a block boundary, and exits every few bars so that searches start
+/// everywhere near the end.
 #[test]
-fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
-    use stratbox_engine::protocol::{
-        BatchInput, Costs, PROTOCOL_VERSION, StrategyParams, decode, decode_batch_input, encode,
-    };
-    let input = BatchInput {
+fn entries_near_the_end_of_the_series_are_found_for_every_length() {
+    for n in 4000..4000 + 33 {
+        let cols = walk(n, n as u64);
+        let batch: Vec<Mvt> = [(0.0, 0.0006, 0.0), (0.0003, 0.0005, 0.0), (0.001, 0.0002, 3.0)]
+            .into_iter()
+            .flat_map(|(mom_th, vol_max, trend_th)| {
+                [Side::Long, Side::Short].map(|side| Mvt {
+                    mom_th,
+                    vol_max,
+                    trend_th,
+                    side,
+                    exits: Exits {
+                        sl_points: 30,
+                        tp_points: 30,
+                        max_bars: 3,
+                    },
+                })
+            })
+            .collect();
+        let view = cols.view();
+        let index = Mvt::build_index(&view, &batch);
+        for s in &batch {
+            let mut fast = TradeLog::default();
+            simulate(&view, 0, s.entries(&index, &view), &mut fast);
+            let mut slow = TradeLog::default();
+            simulate(
+                &view,
+                0,
+                |from| {
+                    (from..n)
+                        .find(|&i| s.signal(&view, i))
+                        .map(|i| (i, s.side, s.exits))
+                },
+                &mut slow,
+            );
+            assert_eq!(fast, slow, "{n} bars, {s:?}");
+        }
+    }
+}
+
+fn batch_input() -> stratbox_engine::BatchInput {
+    use stratbox_engine::protocol::{BatchInput, Costs, PROTOCOL_VERSION, StrategyParams};
+    BatchInput {
         protocol: PROTOCOL_VERSION,
         columns: walk(1000, 3),
         param_names: vec!["a".into(), "b".into()],
@@ -114,7 +157,13 @@ fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
             commission_per_lot: 7.5,
             ..Costs::default()
         },
-    };
+    }
+}
+
+#[test]
+fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
+    use stratbox_engine::protocol::{BatchInput, decode, decode_batch_input, encode};
+    let input = batch_input();
     let bytes = encode(&input);
     let fast = decode_batch_input(&bytes).unwrap();
     let slow: BatchInput = decode(&bytes).unwrap();
@@ -127,4 +176,50 @@ fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
     let mut padded = bytes.clone();
     padded.push(0);
     assert!(decode_batch_input(&padded).is_err());
+}
+
+/// The guest reads its columns in place after moving them onto an 8-byte boundary: whatever the
+/// buffer's alignment, it must see exactly the columns and fields that were encoded.
+#[test]
+fn in_place_view_reads_exactly_what_bincode_wrote_at_every_alignment() {
+    use stratbox_engine::protocol::{BatchTail, encode, view_batch_input};
+    let input = batch_input();
+    let bytes = encode(&input);
+    for offset in 0..8 {
+        // A u64 buffer is 8-aligned, so `offset` sets the misalignment of the bytes.
+        let mut store = vec![0u64; bytes.len() / 8 + 2];
+        // SAFETY: viewing initialised u64s as bytes, within the allocation.
+        let raw = unsafe { std::slice::from_raw_parts_mut(store.as_mut_ptr() as *mut u8, store.len() * 8) };
+        let buf = &mut raw[offset..offset + bytes.len()];
+        buf.copy_from_slice(&bytes);
+        let (protocol, cols, tail) = view_batch_input(buf).unwrap();
+        assert_eq!(protocol, input.protocol);
+        let c = &input.columns;
+        assert_eq!(
+            (cols.time, cols.open, cols.high),
+            (&c.time[..], &c.open[..], &c.high[..])
+        );
+        assert_eq!((cols.low, cols.close), (&c.low[..], &c.close[..]));
+        for (ours, theirs) in [
+            (cols.momentum, &c.momentum),
+            (cols.volatility, &c.volatility),
+            (cols.trend, &c.trend),
+        ] {
+            assert!(ours.iter().zip(theirs).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert_eq!(ours.len(), theirs.len());
+        }
+        let expected = BatchTail {
+            param_names: input.param_names.clone(),
+            strategies: input.strategies.clone(),
+            lots: input.lots.clone(),
+            costs: input.costs,
+        };
+        assert_eq!(tail, expected, "offset {offset}");
+    }
+    // Truncated or padded input is refused.
+    assert!(view_batch_input(&mut bytes[..bytes.len() - 1].to_vec()).is_err());
+    assert!(view_batch_input(&mut bytes[..100].to_vec()).is_err());
+    let mut padded = bytes.clone();
+    padded.push(0);
+    assert!(view_batch_input(&mut padded).is_err());
 }

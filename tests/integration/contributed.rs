@@ -72,7 +72,7 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
         };
         let mut log = TradeLog::default();
         simulate(
-            &cols,
+            &cols.view(),
             0,
             |from| (from..cols.len()).find(|&i| signal(i)).map(|i| (i, side, exits)),
             &mut log,

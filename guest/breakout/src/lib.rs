@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use stratbox_guest_sdk::{Columns, Exits, Side, Strategy, export_strategy, pips_to_points, whole_bars};
+use stratbox_guest_sdk::{ColumnsRef, Exits, Side, Strategy, export_strategy, pips_to_points, whole_bars};
 
 pub struct Breakout {
     lookback: usize,
@@ -79,13 +79,13 @@ impl Strategy for Breakout {
         })
     }
 
-    fn build_index(cols: &Columns, strategies: &[Self]) -> Channels {
+    fn build_index(cols: &ColumnsRef, strategies: &[Self]) -> Channels {
         let mut by_lookback = BTreeMap::new();
         for s in strategies {
             by_lookback.entry(s.lookback).or_insert_with(|| {
                 (
-                    rolling(&cols.high, s.lookback, |a, b| a > b, i64::MAX),
-                    rolling(&cols.low, s.lookback, |a, b| a < b, i64::MIN),
+                    rolling(cols.high, s.lookback, |a, b| a > b, i64::MAX),
+                    rolling(cols.low, s.lookback, |a, b| a < b, i64::MIN),
                 )
             });
         }
@@ -95,7 +95,7 @@ impl Strategy for Breakout {
     fn entries<'a>(
         &'a self,
         index: &'a Channels,
-        cols: &'a Columns,
+        cols: &'a ColumnsRef<'a>,
     ) -> impl FnMut(usize) -> Option<(usize, Side, Exits)> + 'a {
         let (upper, lower) = &index.by_lookback[&self.lookback];
         let (side, exits, buffer) = (self.side, self.exits, self.buffer_points);

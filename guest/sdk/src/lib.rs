@@ -1,7 +1,7 @@
 //! Write a stratbox strategy in a few lines.
 //!
 //! ```ignore
-//! use stratbox_guest_sdk::{Columns, Exits, Side, Strategy, export_strategy};
+//! use stratbox_guest_sdk::{ColumnsRef, Exits, Side, Strategy, export_strategy};
 //!
 //! struct MyFamily { /* parameters */ }
 //! impl Strategy for MyFamily { /* NAME, VERSION, PARAMS, from_params, build_index, entries */ }
@@ -25,7 +25,7 @@ wit_bindgen::generate!({
 pub use stratbox_engine as engine;
 pub use stratbox_engine::sim::{Exits, Side};
 pub use stratbox_engine::strategy::{pips_to_points, whole_bars};
-pub use stratbox_engine::{Columns, Strategy};
+pub use stratbox_engine::{ColumnsRef, Strategy};
 
 /// Exports `$strategy` (a type implementing [`Strategy`]) as the component's
 /// `stratbox:backtest/strategy` interface.
@@ -44,7 +44,8 @@ macro_rules! export_strategy {
             }
 
             fn run_batch(input: Vec<u8>) -> Result<Vec<u8>, String> {
-                $crate::engine::run_batch_bytes::<$strategy>(&input)
+                let mut input = input;
+                $crate::engine::run_batch_bytes_in_place::<$strategy>(&mut input)
             }
         }
 

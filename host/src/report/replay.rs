@@ -206,7 +206,7 @@ impl Replayer {
     /// Strategy `id`'s trade log in points.
     pub fn log(&self, id: u64) -> Result<TradeLog, String> {
         let mvt = self.strategy(id)?;
-        Ok(replay(&self.columns, &mvt, self.costs.spread_points))
+        Ok(replay(&self.columns.view(), &mvt, self.costs.spread_points))
     }
 
     /// Strategy `id`'s trades at `lots`, and the results row they sum to.
