@@ -33,6 +33,32 @@ fn is_outer_build_var(key: &str) -> bool {
         )
 }
 
+/// Sets `STRATBOX_LOADER_DIGEST` to a hash of the data loader's sources: part of the key of
+/// the parsed-data cache, so bars parsed by one version of the loader are never read by another.
+/// (A change detector, not a security measure: the cache directory is private to the user.)
+fn loader_digest(dir: &Path) {
+    rerun_if_changed_dir(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("host/src/data is readable")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    // FNV-1a, 64 bits, over each file's name and contents.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for file in files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for &b in name.as_bytes().iter().chain(&[0]).chain(&bytes) {
+            hash = (hash ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    println!("cargo:rustc-env=STRATBOX_LOADER_DIGEST={hash:016x}");
+}
+
 fn rerun_if_changed_dir(dir: &Path) {
     println!("cargo:rerun-if-changed={}", dir.display());
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -58,6 +84,7 @@ fn main() {
         rerun_if_changed_dir(&root.join(dir));
     }
     println!("cargo:rerun-if-env-changed=STRATBOX_GUEST_TARGET_DIR");
+    loader_digest(&root.join("host").join("src").join("data"));
 
     let target_dir = std::env::var_os("STRATBOX_GUEST_TARGET_DIR")
         .map(PathBuf::from)

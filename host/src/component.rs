@@ -97,9 +97,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(|d| d.join("stratbox"))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::run::hex;
 
 /// The cache key: component digest + wasmtime's compatibility hash of this engine's settings.
 fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
@@ -120,7 +118,7 @@ fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
 }
 
 /// Creates the cache directory private to the user, or checks that an existing one is.
-fn private_dir(dir: &Path) -> Result<(), String> {
+pub(crate) fn private_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     #[cfg(unix)]
     {

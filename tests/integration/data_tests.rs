@@ -749,3 +749,63 @@ fn generic_csv_zones() {
         "{msg}"
     );
 }
+
+/// The parsed-data cache: a second load of the same file is read from the entry (shown by
+/// planting a doctored entry with a valid checksum), a damaged entry is ignored, a changed file
+/// is a different key, and data that fails to load is never cached.
+#[test]
+fn parsed_data_cache_is_used_only_when_it_matches_and_checks_out() {
+    use sha2::{Digest, Sha256};
+    let d = tmp();
+    let cache = d.path().join("cache");
+    let file = crate::common::year_slice(d.path(), 500);
+    let opts = LoadOptions {
+        cache_dir: Some(cache.clone()),
+        ..LoadOptions::default()
+    };
+    let parsed = load1(&file, &LoadOptions::default()).unwrap();
+    assert_eq!(
+        load1(&file, &opts).unwrap(),
+        parsed,
+        "first load: parsed, entry written"
+    );
+    let entries: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+
+    // A doctored entry whose checksum is right is what the next load returns: the cache is read.
+    let mut doctored = parsed.clone();
+    doctored.0.close[0] += 1;
+    let mut body = bincode::serialize(&doctored).unwrap();
+    let digest = Sha256::digest(&body);
+    body.extend_from_slice(&digest);
+    std::fs::write(entry, &body).unwrap();
+    assert_eq!(load1(&file, &opts).unwrap(), doctored);
+
+    // A damaged entry (checksum wrong) is ignored, and replaced by a good one.
+    let last = body.len() - 40;
+    body[last] ^= 1;
+    std::fs::write(entry, &body).unwrap();
+    assert_eq!(load1(&file, &opts).unwrap(), parsed);
+    assert_eq!(load1(&file, &opts).unwrap(), parsed);
+
+    // Same path, other contents: another key, so the old entry is not used.
+    let lines = &crate::common::year_lines()[..499];
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (bars, _) = load1(&file, &opts).unwrap();
+    assert_eq!(bars.len(), 499);
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+
+    // Bad data is reported every time and leaves no entry.
+    let bad = write(
+        d.path(),
+        "DAT_ASCII_EURUSD_M1_bad.csv",
+        "20180101 170000;1.2;1.1;1.3;1.2;0\n",
+    );
+    assert!(load1(&bad, &opts).is_err());
+    assert!(load1(&bad, &opts).is_err());
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+}

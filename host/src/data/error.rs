@@ -82,7 +82,7 @@ pub struct ParseOptionError(pub String);
 
 /// Whether [`Defect::line`] counts text lines (1-based, header included) or Parquet rows
 /// (1-based, data rows only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Unit {
     Line,
     Row,

@@ -6,6 +6,7 @@
 //! are only returned when nothing is wrong (after `--repair` has fixed what it may fix).
 
 mod archive;
+mod cache;
 pub mod check;
 mod csv;
 pub mod error;
@@ -31,7 +32,7 @@ use validate::{FileSpan, Rows};
 
 /// A validated series of bars: UTC times and integer-point bid prices, strictly increasing in
 /// time, every bar with `low <= min(open, close)` and `high >= max(open, close)`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bars {
     /// Bar open time, seconds since the Unix epoch, UTC.
     pub time: Vec<i64>,
@@ -69,7 +70,7 @@ impl Bars {
 }
 
 /// What was read: one entry per input file, for the results' metadata.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SourceFile {
     pub path: PathBuf,
     /// SHA-256 of the file's bytes, lower-case hex.
@@ -96,10 +97,13 @@ pub struct LoadOptions {
     /// Drop duplicated timestamps (keeping the first) and sort each file by time, reporting what
     /// changed, instead of failing on those two defects.
     pub repair: bool,
+    /// Keep parsed data here and reuse it when the same files are loaded the same way again
+    /// (see `cache.rs`); `None` parses every time.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// What a successful load found besides the bars.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LoadReport {
     /// The files in series order (by first bar).
     pub files: Vec<SourceFile>,
@@ -164,11 +168,53 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport),
         Some(d) => d,
         None => paths.iter().find_map(|p| digits_for_path(p)).unwrap_or(5),
     };
+    let mut inputs = Vec::with_capacity(paths.len());
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let sha256 = crate::run::hex(&Sha256::digest(&bytes));
+        inputs.push((path, bytes, sha256));
+    }
+    let cache = opts.cache_dir.as_deref().map(|dir| {
+        let files: Vec<(String, String)> = inputs
+            .iter()
+            .map(|(path, _, sha)| (path.display().to_string(), sha.clone()))
+            .collect();
+        (dir, cache::key(&files, opts))
+    });
+    if let Some((dir, key)) = &cache
+        && let Some(hit) = cache::read(dir, key)
+    {
+        return Ok(hit);
+    }
+    let loaded = parse_files(inputs, opts, digits)?;
+    if let Some((dir, key)) = &cache {
+        cache::write(dir, key, &loaded);
+    }
+    Ok(loaded)
+}
+
+/// Parses and joins files already read (path, bytes, SHA-256 of the bytes).
+fn parse_files(
+    inputs: Vec<(&PathBuf, Vec<u8>, String)>,
+    opts: &LoadOptions,
+    digits: u32,
+) -> Result<(Bars, LoadReport), DataError> {
     let mut defects = Defects::default();
     let mut repairs = validate::Repairs::default();
-    let mut loaded = Vec::with_capacity(paths.len());
-    for path in paths {
-        loaded.push(load_file(path, opts, digits, &mut defects, &mut repairs)?);
+    let mut loaded = Vec::with_capacity(inputs.len());
+    for (path, bytes, sha256) in inputs {
+        loaded.push(load_file(
+            path,
+            bytes,
+            sha256,
+            opts,
+            digits,
+            &mut defects,
+            &mut repairs,
+        )?);
     }
 
     let spans: Vec<FileSpan> = loaded
@@ -215,22 +261,16 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport),
     Ok((bars, report))
 }
 
-/// Reads, hashes, unzips, sniffs, parses and order-checks one file.
+/// Unzips, sniffs, parses and order-checks one file.
 fn load_file(
     path: &std::path::Path,
+    bytes: Vec<u8>,
+    sha256: String,
     opts: &LoadOptions,
     digits: u32,
     defects: &mut Defects,
     repairs: &mut Repairs,
 ) -> Result<Loaded, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let sha256 = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
     let (name, content, zipped) = if format::is_zip(&bytes) {
         let (inner, content) = archive::read_single(&bytes).map_err(|why| DataError::Zip {
             path: path.to_path_buf(),

@@ -70,7 +70,7 @@ impl Rows {
 }
 
 /// What `--repair` changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Repairs {
     /// Rows dropped because their timestamp had already appeared (the first is kept).
     pub dropped: usize,
@@ -111,7 +111,7 @@ impl fmt::Display for Repairs {
 }
 
 /// One row changed by `--repair`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Repair {
     pub file: String,
     pub line: usize,
@@ -121,7 +121,7 @@ pub struct Repair {
     pub action: RepairAction,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RepairAction {
     /// Dropped: the same timestamp is on `kept_line`; `identical` if the prices were too.
     DroppedDuplicate { kept_line: usize, identical: bool },
@@ -346,7 +346,7 @@ pub(crate) fn order_files(files: &[FileSpan], defects: &mut Defects) -> Vec<usiz
 }
 
 /// A stretch longer than the bar interval with no bars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Gap {
     /// Time of the last bar before the gap (UTC seconds).
     pub start: i64,
@@ -376,7 +376,7 @@ impl fmt::Display for Gap {
 }
 
 /// Gaps are normal (weekends, holidays): counted and shown, never errors.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GapStats {
     /// Bar-to-bar steps longer than the interval.
     pub count: usize,
