@@ -108,6 +108,7 @@ pub fn load_options(
             .transpose()?,
         digits,
         repair,
+        cache_dir: None,
     })
 }
 
@@ -164,7 +165,7 @@ pub struct RunArgs {
     /// Longest compilation of the component accepted, seconds.
     #[arg(long, default_value_t = 60.0)]
     pub compile_secs: f64,
-    /// Do not read or write the cache of compiled components.
+    /// Do not read or write the caches (compiled components, parsed data).
     #[arg(long)]
     pub no_cache: bool,
     /// Spread in points (overrides the grid's costs).
@@ -328,12 +329,18 @@ impl RunArgs {
                 self.memory_mib
             ));
         }
-        let load = load_options(
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            stratbox::component::default_cache_dir()
+        };
+        let mut load = load_options(
             self.format.as_deref(),
             self.tz.as_deref(),
             self.digits,
             self.repair,
         )?;
+        load.cache_dir = cache_dir.as_ref().map(|d| d.join("data"));
         let component = match &self.strategy {
             Some(path) => ComponentSource {
                 bytes: std::fs::read(path)
@@ -357,6 +364,7 @@ impl RunArgs {
                 EngineArg::Native => EngineKind::Native,
             },
             limits: Limits {
+                instances: jobs,
                 memory_bytes: self.memory_mib << 20,
                 deadline: Duration::from_secs_f64(self.deadline_secs),
                 fuel: self.fuel,
@@ -365,11 +373,7 @@ impl RunArgs {
                 component_bytes: self.max_component_mib << 20,
                 compile_time: Duration::from_secs_f64(self.compile_secs),
             },
-            cache_dir: if self.no_cache {
-                None
-            } else {
-                stratbox::component::default_cache_dir()
-            },
+            cache_dir,
             batch_size: self.batch_size,
             jobs,
             range,
