@@ -165,6 +165,13 @@ fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
     use stratbox_engine::protocol::{BatchInput, decode, decode_batch_input, encode};
     let input = batch_input();
     let bytes = encode(&input);
+    let mut columns = Vec::new();
+    stratbox_engine::protocol::encode_columns_into(&input.columns, &mut columns);
+    assert_eq!(
+        columns,
+        encode(&input.columns),
+        "the fast column writer writes bincode's bytes"
+    );
     let fast = decode_batch_input(&bytes).unwrap();
     let slow: BatchInput = decode(&bytes).unwrap();
     // NaN != NaN, so compare the encodings.

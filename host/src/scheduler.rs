@@ -95,7 +95,7 @@ impl<'a> Job<'a> {
         // bincode encodes a struct as its fields back to back, so the shared prefix is encoded
         // once and each batch appends only its own fields.
         let mut prefix = protocol::encode(&PROTOCOL_VERSION);
-        prefix.extend_from_slice(&protocol::encode(columns));
+        protocol::encode_columns_into(columns, &mut prefix);
         Job {
             grid,
             param_order,
