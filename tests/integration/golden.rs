@@ -12,19 +12,7 @@ use crate::common::{self, shared, year, year_columns};
 
 /// Rows of a golden CSV as maps from column name to text.
 fn golden_csv(name: &str) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(shared(&format!("golden/{name}"))).expect("golden file");
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(str::to_string))
-                .collect()
-        })
-        .collect()
+    common::csv_rows(&shared(&format!("golden/{name}")))
 }
 
 /// Python's `repr` of an f64 parses back to the same bits; `NaN` to NaN.

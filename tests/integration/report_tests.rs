@@ -240,18 +240,7 @@ fn unknown_rank_metric_is_refused_before_anything_runs() {
 
 /// The rows of a CSV as maps from header to text.
 fn csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let t = std::fs::read_to_string(path).unwrap();
-    let mut lines = t.lines();
-    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(str::to_string))
-                .collect()
-        })
-        .collect()
+    crate::common::csv_rows(path)
 }
 
 /// HistData EST wall time `YYYYMMDDHHMMSS` as ISO UTC (EST is UTC-5 all year).
