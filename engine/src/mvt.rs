@@ -164,15 +164,14 @@ impl DirectionIndex {
         // where every comparison is false).
         count_above(&index.vol, cols.volatility, &mut v);
         let blocks = n / BLOCK;
-        let summary = |levels: &[u8], pick: fn(u8, u8) -> u8| -> Vec<u8> {
-            levels
-                .chunks_exact(BLOCK)
-                .map(|block| block.iter().copied().fold(block[0], pick))
-                .collect()
-        };
-        index.block_m = summary(&m, u8::max);
-        index.block_t = summary(&t, u8::max);
-        index.block_v = summary(&v, u8::min);
+        let (mb, tb, vb) = (
+            m.as_chunks::<BLOCK>().0,
+            t.as_chunks::<BLOCK>().0,
+            v.as_chunks::<BLOCK>().0,
+        );
+        index.block_m = mb.iter().map(|b| b.iter().copied().max().unwrap_or(0)).collect();
+        index.block_t = tb.iter().map(|b| b.iter().copied().max().unwrap_or(0)).collect();
+        index.block_v = vb.iter().map(|b| b.iter().copied().min().unwrap_or(0)).collect();
         debug_assert_eq!(index.block_m.len(), blocks);
         (index.m, index.t, index.v) = (m, t, v);
         index

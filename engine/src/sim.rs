@@ -247,13 +247,10 @@ pub struct ExitMemo {
     last: usize,
 }
 
-/// One memo entry: `code` is 0 while unknown, 1 when the data ends first, else
-/// `(exit bar + 1) << 2 | reason`; `price` is the exit price.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    code: u64,
-    price: i64,
-}
+/// One memo entry, `[code, price]`: `code` is 0 while unknown, 1 when the data ends first, else
+/// `(exit bar + 1) << 2 | reason`; `price` is the exit price (an `i64`'s bits). Plain integers so
+/// that a new table is one zeroed allocation (fresh pages, nothing written) rather than a loop.
+type Slot = [u64; 2];
 
 impl ExitMemo {
     /// A memo for a batch over `bars` bars.
@@ -292,29 +289,27 @@ impl ExitMemo {
             self.last = match self.tables.iter().position(same) {
                 Some(i) => i,
                 None => {
-                    self.tables.push((side, exits, vec![Slot::default(); self.bars]));
+                    self.tables.push((side, exits, vec![[0; 2]; self.bars]));
                     self.tables.len() - 1
                 }
             };
         }
         let slot = &mut self.tables[self.last].2[entry_bar];
-        if slot.code == 0 {
+        if slot[0] == 0 {
             *slot = match find_exit(cols, side, entry_bar, sl, tp, exits.max_bars, spread) {
-                None => Slot { code: 1, price: 0 },
+                None => [1, 0],
                 Some((bar, price, reason)) => {
                     let reason = match reason {
                         ExitReason::StopLoss => 0,
                         ExitReason::TakeProfit => 1,
                         ExitReason::Time => 2,
                     };
-                    Slot {
-                        code: ((bar as u64 + 1) << 2) | reason,
-                        price,
-                    }
+                    [((bar as u64 + 1) << 2) | reason, price as u64]
                 }
             };
         }
-        let Slot { code, price } = *slot;
+        let [code, price] = *slot;
+        let price = price as i64;
         if code == 1 {
             return None;
         }
