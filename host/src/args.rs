@@ -91,32 +91,10 @@ pub fn parse_shard(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<(
     Ok((k, n))
 }
 
-/// The data-reading flags (`--format`, `--tz`, `--digits`, `--repair`) as load options, with
-/// errors that name the flag. Shared by every command that reads data.
-pub fn load_options(
-    format: Option<&str>,
-    tz: Option<&str>,
-    digits: Option<u32>,
-    repair: bool,
-) -> Result<LoadOptions, String> {
-    Ok(LoadOptions {
-        format: format
-            .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
-            .transpose()?,
-        tz: tz
-            .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
-            .transpose()?,
-        digits,
-        repair,
-        cache_dir: None,
-    })
-}
-
+/// How to read data files: the flags every command that reads data shares (`--repair` too,
+/// but its wording differs per command, so each declares it).
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// Data files (one series, joined in time order). Default: the bundled 2018 EURUSD M1 year.
-    #[arg(long, num_args = 1..)]
-    pub data: Vec<PathBuf>,
+pub struct ReadFlags {
     /// Force the data format instead of sniffing it (histdata, mt4, mt5, dukascopy, csv, parquet).
     #[arg(long)]
     pub format: Option<String>,
@@ -126,6 +104,37 @@ pub struct RunArgs {
     /// Decimal digits of the quotes (default: from the symbol in the file name, else 5).
     #[arg(long)]
     pub digits: Option<u32>,
+}
+
+impl ReadFlags {
+    /// These flags and `--repair` as load options, with errors that name the flag (no cache:
+    /// commands that want one set it).
+    pub fn load_options(&self, repair: bool) -> Result<LoadOptions, String> {
+        Ok(LoadOptions {
+            format: self
+                .format
+                .as_deref()
+                .map(|f| f.parse::<Format>().map_err(|e| format!("--format {f}: {e}")))
+                .transpose()?,
+            tz: self
+                .tz
+                .as_deref()
+                .map(|t| t.parse::<TzSpec>().map_err(|e| format!("--tz {t}: {e}")))
+                .transpose()?,
+            digits: self.digits,
+            repair,
+            cache_dir: None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Data files (one series, joined in time order). Default: the bundled 2018 EURUSD M1 year.
+    #[arg(long, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadFlags,
     /// Drop duplicated bars (keeping the first) and sort, instead of refusing the data.
     #[arg(long)]
     pub repair: bool,
@@ -227,12 +236,8 @@ pub struct DataCheckArgs {
     /// Data files (one series, joined in time order).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    #[arg(long)]
-    pub format: Option<String>,
-    #[arg(long)]
-    pub tz: Option<String>,
-    #[arg(long)]
-    pub digits: Option<u32>,
+    #[command(flatten)]
+    pub read: ReadFlags,
     /// Report what `--repair` would change instead of failing on duplicates and disorder.
     #[arg(long)]
     pub repair: bool,
@@ -243,12 +248,7 @@ pub struct DataCheckArgs {
 
 impl DataCheckArgs {
     pub fn load_options(&self) -> Result<LoadOptions, String> {
-        load_options(
-            self.format.as_deref(),
-            self.tz.as_deref(),
-            self.digits,
-            self.repair,
-        )
+        self.read.load_options(self.repair)
     }
 }
 
@@ -334,12 +334,7 @@ impl RunArgs {
         } else {
             stratbox::component::default_cache_dir()
         };
-        let mut load = load_options(
-            self.format.as_deref(),
-            self.tz.as_deref(),
-            self.digits,
-            self.repair,
-        )?;
+        let mut load = self.read.load_options(self.repair)?;
         load.cache_dir = cache_dir.as_ref().map(|d| d.join("data"));
         let component = match &self.strategy {
             Some(path) => ComponentSource {

@@ -62,15 +62,8 @@ pub struct DataArgs {
     /// 2018 EURUSD M1 year.
     #[arg(long, num_args = 1..)]
     pub data: Vec<PathBuf>,
-    /// Force the data format instead of sniffing it (histdata, mt4, mt5, dukascopy, csv, parquet).
-    #[arg(long)]
-    pub format: Option<String>,
-    /// Time zone of formats without one (MetaTrader broker time): an IANA name or +HH:MM.
-    #[arg(long)]
-    pub tz: Option<String>,
-    /// Decimal digits of the quotes (default: from the symbol in the file name, else 5).
-    #[arg(long)]
-    pub digits: Option<u32>,
+    #[command(flatten)]
+    pub read: crate::args::ReadFlags,
     /// Drop duplicated bars (keeping the first) and sort, as the run did with --repair.
     #[arg(long)]
     pub repair: bool,
@@ -79,12 +72,7 @@ pub struct DataArgs {
 impl DataArgs {
     /// Loads the bars; `Err` is the message for the user.
     fn load(&self) -> Result<(Bars, LoadReport), String> {
-        let opts = crate::args::load_options(
-            self.format.as_deref(),
-            self.tz.as_deref(),
-            self.digits,
-            self.repair,
-        )?;
+        let opts = self.read.load_options(self.repair)?;
         let paths = if self.data.is_empty() {
             vec![run::bundled_data()]
         } else {
