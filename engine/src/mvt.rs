@@ -82,44 +82,29 @@ fn sorted_distinct(values: impl Iterator<Item = f64>) -> Vec<f64> {
 /// (f64x2 in the guest), with every threshold compared and no branch per bar.
 const LANES: usize = 8;
 
-/// `out[i]` = how many `thresholds` lie strictly below `sign * x[i]` (0 for NaN).
-fn count_below(thresholds: &[f64], x: &[f64], sign: f64, out: &mut [u8]) {
+/// `out[i]` = `level(k)`, where `k` is how many `thresholds` satisfy `pass(threshold, x[i])`.
+fn levels(
+    thresholds: &[f64],
+    x: &[f64],
+    pass: impl Fn(f64, f64) -> bool,
+    level: impl Fn(u64) -> u8,
+    out: &mut [u8],
+) {
     let (x_blocks, x_rest) = x.as_chunks::<LANES>();
     let (out_blocks, out_rest) = out.as_chunks_mut::<LANES>();
-    for (xs, levels) in x_blocks.iter().zip(out_blocks) {
+    for (xs, out) in x_blocks.iter().zip(out_blocks) {
         let mut count = [0u64; LANES];
         for &th in thresholds {
             for j in 0..LANES {
-                count[j] += (th < sign * xs[j]) as u64;
+                count[j] += pass(th, xs[j]) as u64;
             }
         }
         for j in 0..LANES {
-            levels[j] = count[j] as u8;
+            out[j] = level(count[j]);
         }
     }
-    for (x, level) in x_rest.iter().zip(out_rest) {
-        *level = thresholds.iter().filter(|&&th| th < sign * x).count() as u8;
-    }
-}
-
-/// `out[i]` = how many `maxima` the value `x[i]` fails (`!(x < max)`: all of them for NaN).
-fn count_above(maxima: &[f64], x: &[f64], out: &mut [u8]) {
-    let (x_blocks, x_rest) = x.as_chunks::<LANES>();
-    let (out_blocks, out_rest) = out.as_chunks_mut::<LANES>();
-    let all = maxima.len() as u64;
-    for (xs, levels) in x_blocks.iter().zip(out_blocks) {
-        let mut passed = [0u64; LANES];
-        for &max in maxima {
-            for j in 0..LANES {
-                passed[j] += (xs[j] < max) as u64;
-            }
-        }
-        for j in 0..LANES {
-            levels[j] = (all - passed[j]) as u8;
-        }
-    }
-    for (x, level) in x_rest.iter().zip(out_rest) {
-        *level = (all - maxima.iter().filter(|&&max| *x < max).count() as u64) as u8;
+    for (&x, out) in x_rest.iter().zip(out_rest) {
+        *out = level(thresholds.iter().filter(|&&th| pass(th, x)).count() as u64);
     }
 }
 
@@ -157,12 +142,21 @@ impl DirectionIndex {
             Side::Long => 1.0,
             Side::Short => -1.0,
         };
-        // Short: `momentum < -th` is `th < -momentum`, exact because negation is exact.
-        count_below(&index.mom, cols.momentum, sign, &mut m);
-        count_below(&index.trend, cols.trend, sign, &mut t);
-        // `x < vol_max` fails for `len - #(x < vol_max)` of the values (all of them for NaN,
+        // How many thresholds the bar passes (0 for NaN). Short: `momentum < -th` is
+        // `th < -momentum`, exact because negation is exact.
+        let passed = |th: f64, x: f64| th < sign * x;
+        levels(&index.mom, cols.momentum, passed, |k| k as u8, &mut m);
+        levels(&index.trend, cols.trend, passed, |k| k as u8, &mut t);
+        // How many vol_max values the bar fails: `len - #(x < vol_max)` (all of them for NaN,
         // where every comparison is false).
-        count_above(&index.vol, cols.volatility, &mut v);
+        let all = index.vol.len() as u64;
+        levels(
+            &index.vol,
+            cols.volatility,
+            |max, x| x < max,
+            |k| (all - k) as u8,
+            &mut v,
+        );
         let blocks = n / BLOCK;
         let (mb, tb, vb) = (
             m.as_chunks::<BLOCK>().0,

@@ -215,63 +215,74 @@ pub fn encode_columns_into(columns: &Columns, out: &mut Vec<u8>) {
     }
 }
 
+/// Where a [`BatchInput`]'s parts lie in its bytes: the protocol version, `(start, count)` of
+/// each column's values in field order, and where the fields after the columns begin. Shared by
+/// both column readers below; any layout error is reported like bincode's.
+struct Layout {
+    protocol: u32,
+    columns: [(usize, usize); 8],
+    tail: usize,
+}
+
+fn layout(bytes: &[u8]) -> Result<Layout, String> {
+    let eof = || "malformed bincode: io error: unexpected end of file".to_string();
+    let too_long = || "malformed bincode: column too long".to_string();
+    let protocol = u32::from_le_bytes(bytes.get(..4).ok_or_else(eof)?.try_into().expect("4 bytes"));
+    let mut columns = [(0usize, 0usize); 8];
+    let mut at = 4;
+    for column in &mut columns {
+        let count = bytes.get(at..at + 8).ok_or_else(eof)?;
+        let n = usize::try_from(u64::from_le_bytes(count.try_into().expect("8 bytes")))
+            .map_err(|_| too_long())?;
+        let len = n.checked_mul(8).ok_or_else(too_long)?;
+        let end = (at + 8)
+            .checked_add(len)
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(eof)?;
+        *column = (at + 8, n);
+        at = end;
+    }
+    Ok(Layout {
+        protocol,
+        columns,
+        tail: at,
+    })
+}
+
 /// Decodes a [`BatchInput`]: the same bytes as [`decode`] accepts, read faster.
 ///
 /// Why by hand: serde reads a `Vec<i64>` element by element through a visitor, which for the
 /// ~3 million column values of a year of minute bars costs more than the whole copy into the
 /// sandbox. The columns are plain little-endian arrays behind a `u64` count in bincode's layout,
 /// so they are read as such (a memcpy on little-endian machines, which wasm is); the small rest
-/// goes through bincode as usual. Any layout error is reported like bincode's.
+/// goes through bincode as usual.
 pub fn decode_batch_input(bytes: &[u8]) -> Result<BatchInput, String> {
-    struct Reader<'a> {
-        bytes: &'a [u8],
-        at: usize,
+    let l = layout(bytes)?;
+    fn column<T>(bytes: &[u8], (start, n): (usize, usize), from: fn([u8; 8]) -> T) -> Vec<T> {
+        bytes[start..start + n * 8]
+            .chunks_exact(8)
+            .map(|c| from(c.try_into().expect("8 bytes")))
+            .collect()
     }
-    impl<'a> Reader<'a> {
-        fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-            let end = self.at.checked_add(n).filter(|&e| e <= self.bytes.len());
-            let end = end.ok_or_else(|| "malformed bincode: io error: unexpected end of file".to_string())?;
-            let out = &self.bytes[self.at..end];
-            self.at = end;
-            Ok(out)
-        }
-        fn u64(&mut self) -> Result<u64, String> {
-            Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
-        }
-        fn column<T>(&mut self, from: fn([u8; 8]) -> T) -> Result<Vec<T>, String> {
-            let n =
-                usize::try_from(self.u64()?).map_err(|_| "malformed bincode: column too long".to_string())?;
-            let raw = self.take(
-                n.checked_mul(8)
-                    .ok_or_else(|| "malformed bincode: column too long".to_string())?,
-            )?;
-            Ok(raw
-                .chunks_exact(8)
-                .map(|c| from(c.try_into().expect("8 bytes")))
-                .collect())
-        }
-    }
-    let mut r = Reader { bytes, at: 0 };
-    let protocol = u32::from_le_bytes(r.take(4)?.try_into().expect("4 bytes"));
+    let [time, open, high, low, close, momentum, volatility, trend] = l.columns;
     let columns = Columns {
-        time: r.column(i64::from_le_bytes)?,
-        open: r.column(i64::from_le_bytes)?,
-        high: r.column(i64::from_le_bytes)?,
-        low: r.column(i64::from_le_bytes)?,
-        close: r.column(i64::from_le_bytes)?,
-        momentum: r.column(f64::from_le_bytes)?,
-        volatility: r.column(f64::from_le_bytes)?,
-        trend: r.column(f64::from_le_bytes)?,
+        time: column(bytes, time, i64::from_le_bytes),
+        open: column(bytes, open, i64::from_le_bytes),
+        high: column(bytes, high, i64::from_le_bytes),
+        low: column(bytes, low, i64::from_le_bytes),
+        close: column(bytes, close, i64::from_le_bytes),
+        momentum: column(bytes, momentum, f64::from_le_bytes),
+        volatility: column(bytes, volatility, f64::from_le_bytes),
+        trend: column(bytes, trend, f64::from_le_bytes),
     };
-    let rest: (Vec<String>, Vec<StrategyParams>, Vec<f64>, Costs) = decode(&bytes[r.at..])?;
-    let (param_names, strategies, lots, costs) = rest;
+    let tail: BatchTail = decode(&bytes[l.tail..])?;
     Ok(BatchInput {
-        protocol,
+        protocol: l.protocol,
         columns,
-        param_names,
-        strategies,
-        lots,
-        costs,
+        param_names: tail.param_names,
+        strategies: tail.strategies,
+        lots: tail.lots,
+        costs: tail.costs,
     })
 }
 
@@ -297,35 +308,16 @@ pub struct BatchTail {
 /// Little-endian targets only (the values are used as they lie); wasm is little-endian.
 #[cfg(target_endian = "little")]
 pub fn view_batch_input(bytes: &mut [u8]) -> Result<(u32, ColumnsRef<'_>, BatchTail), String> {
-    let eof = || "malformed bincode: io error: unexpected end of file".to_string();
-    let too_long = || "malformed bincode: column too long".to_string();
-    let word = |at: usize, bytes: &[u8]| -> Result<u64, String> {
-        let b = bytes.get(at..at + 8).ok_or_else(eof)?;
-        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
-    };
-    let protocol = u32::from_le_bytes(bytes.get(..4).ok_or_else(eof)?.try_into().expect("4 bytes"));
-    // (start of the values, count) of each of the 8 columns, in field order.
-    let mut spans = [(0usize, 0usize); 8];
-    let mut at = 4;
-    for span in &mut spans {
-        let n = usize::try_from(word(at, bytes)?).map_err(|_| too_long())?;
-        let len = n.checked_mul(8).ok_or_else(too_long)?;
-        let end = (at + 8)
-            .checked_add(len)
-            .filter(|&e| e <= bytes.len())
-            .ok_or_else(eof)?;
-        *span = (at + 8, n);
-        at = end;
-    }
-    let tail: BatchTail = decode(&bytes[at..])?;
-    let first = spans[0].0;
+    let l = layout(bytes)?;
+    let tail: BatchTail = decode(&bytes[l.tail..])?;
+    let first = l.columns[0].0;
     let shift = (bytes.as_ptr() as usize + first) % 8;
     if shift != 0 {
-        bytes.copy_within(first..at, first - shift);
+        bytes.copy_within(first..l.tail, first - shift);
     }
     let bytes: &[u8] = bytes;
     let raw = |k: usize| -> &[u8] {
-        let (start, n) = spans[k];
+        let (start, n) = l.columns[k];
         &bytes[start - shift..start - shift + n * 8]
     };
     fn ints(raw: &[u8]) -> &[i64] {
@@ -351,7 +343,7 @@ pub fn view_batch_input(bytes: &mut [u8]) -> Result<(u32, ColumnsRef<'_>, BatchT
         volatility: floats(raw(6)),
         trend: floats(raw(7)),
     };
-    Ok((protocol, columns, tail))
+    Ok((l.protocol, columns, tail))
 }
 
 /// Decodes a protocol value, refusing trailing bytes (a sign of a layout mismatch).

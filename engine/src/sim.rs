@@ -241,8 +241,8 @@ pub fn find_exit(
 /// minute bars), allocated when the rule is first seen.
 #[derive(Debug, Default)]
 pub struct ExitMemo {
+    /// Bars the tables cover; 0 for no memo (every entry bar is then past the tables).
     bars: usize,
-    on: bool,
     tables: Vec<(Side, Exits, Vec<Slot>)>,
     last: usize,
 }
@@ -257,7 +257,6 @@ impl ExitMemo {
     pub fn new(bars: usize) -> ExitMemo {
         ExitMemo {
             bars,
-            on: true,
             ..ExitMemo::default()
         }
     }
@@ -281,7 +280,7 @@ impl ExitMemo {
         tp: i64,
         spread: i64,
     ) -> Option<(usize, i64, ExitReason)> {
-        if !self.on || entry_bar >= self.bars {
+        if entry_bar >= self.bars {
             return find_exit(cols, side, entry_bar, sl, tp, exits.max_bars, spread);
         }
         let same = |t: &(Side, Exits, Vec<Slot>)| t.0 == side && t.1 == exits;
