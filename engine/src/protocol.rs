@@ -9,13 +9,20 @@
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the layout below changes; the guest refuses a batch with another version.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: an 8-byte header (`protocol`, `reserved`), so the columns lie on 8-byte boundaries.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// One batch: the whole data set's columns, the strategies to run on it and the account rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchInput {
     /// Must equal [`PROTOCOL_VERSION`].
     pub protocol: u32,
+    /// Always 0, ignored. Why it exists: it makes the header 8 bytes, so in an 8-aligned buffer
+    /// every column's values start on an 8-byte boundary and a guest can read them where they
+    /// lie (see [`view_batch_input`]); with a 4-byte header they all sat 4 bytes off and had
+    /// to be moved first, which cost more than the host's copy of them into the sandbox.
+    pub reserved: u32,
     pub columns: Columns,
     /// Parameter names in the order every [`StrategyParams::values`] carries them.
     pub param_names: Vec<String>,
@@ -215,11 +222,15 @@ pub fn encode_columns_into(columns: &Columns, out: &mut Vec<u8>) {
     }
 }
 
+/// Bytes before the first column: `protocol` and `reserved`.
+pub const HEADER_BYTES: usize = 8;
+
 /// Where a [`BatchInput`]'s parts lie in its bytes: the protocol version, `(start, count)` of
 /// each column's values in field order, and where the fields after the columns begin. Shared by
 /// both column readers below; any layout error is reported like bincode's.
 struct Layout {
     protocol: u32,
+    reserved: u32,
     columns: [(usize, usize); 8],
     tail: usize,
 }
@@ -227,9 +238,13 @@ struct Layout {
 fn layout(bytes: &[u8]) -> Result<Layout, String> {
     let eof = || "malformed bincode: io error: unexpected end of file".to_string();
     let too_long = || "malformed bincode: column too long".to_string();
-    let protocol = u32::from_le_bytes(bytes.get(..4).ok_or_else(eof)?.try_into().expect("4 bytes"));
+    let word = |at: usize| -> Result<u32, String> {
+        let b = bytes.get(at..at + 4).ok_or_else(eof)?;
+        Ok(u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    let (protocol, reserved) = (word(0)?, word(4)?);
     let mut columns = [(0usize, 0usize); 8];
-    let mut at = 4;
+    let mut at = HEADER_BYTES;
     for column in &mut columns {
         let count = bytes.get(at..at + 8).ok_or_else(eof)?;
         let n = usize::try_from(u64::from_le_bytes(count.try_into().expect("8 bytes")))
@@ -244,6 +259,7 @@ fn layout(bytes: &[u8]) -> Result<Layout, String> {
     }
     Ok(Layout {
         protocol,
+        reserved,
         columns,
         tail: at,
     })
@@ -278,6 +294,7 @@ pub fn decode_batch_input(bytes: &[u8]) -> Result<BatchInput, String> {
     let tail: BatchTail = decode(&bytes[l.tail..])?;
     Ok(BatchInput {
         protocol: l.protocol,
+        reserved: l.reserved,
         columns,
         param_names: tail.param_names,
         strategies: tail.strategies,
@@ -300,10 +317,12 @@ pub struct BatchTail {
 /// accepts, but the columns are borrowed from `bytes` rather than copied. Returns the protocol
 /// version, the columns and the rest.
 ///
-/// bincode puts every column's values 4 bytes past an 8-byte boundary of the buffer (a `u32`
-/// version, then `u64` counts), and an `i64` slice must be 8-aligned, so the bytes after the
-/// header are first moved down by the misalignment (one `memmove`, much cheaper than eight
-/// fresh allocations and a copy). `bytes` is modified: decode it only once.
+/// Every column's values start a multiple of 8 bytes into the buffer (an 8-byte header, then
+/// `u64` counts before `8n`-byte columns), so in an 8-aligned buffer, which is what a guest's
+/// allocator hands the canonical ABI for a large `list<u8>`, they are read where they lie. In
+/// a buffer that is not 8-aligned the bytes after the header are first moved down by the
+/// misalignment (one `memmove`; an `i64` slice must be aligned). `bytes` may be modified:
+/// decode it only once.
 ///
 /// Little-endian targets only (the values are used as they lie); wasm is little-endian.
 #[cfg(target_endian = "little")]

@@ -139,6 +139,7 @@ fn batch_input() -> stratbox_engine::BatchInput {
     use stratbox_engine::protocol::{BatchInput, Costs, PROTOCOL_VERSION, StrategyParams};
     BatchInput {
         protocol: PROTOCOL_VERSION,
+        reserved: 0,
         columns: walk(1000, 3),
         param_names: vec!["a".into(), "b".into()],
         strategies: vec![
@@ -199,8 +200,13 @@ fn in_place_view_reads_exactly_what_bincode_wrote_at_every_alignment() {
         let raw = unsafe { std::slice::from_raw_parts_mut(store.as_mut_ptr() as *mut u8, store.len() * 8) };
         let buf = &mut raw[offset..offset + bytes.len()];
         buf.copy_from_slice(&bytes);
+        let start = buf.as_ptr() as usize;
         let (protocol, cols, tail) = view_batch_input(buf).unwrap();
         assert_eq!(protocol, input.protocol);
+        if offset == 0 {
+            // Aligned: read where they lie (header, then the count), nothing moved.
+            assert_eq!(cols.time.as_ptr() as usize, start + 16);
+        }
         let c = &input.columns;
         assert_eq!(
             (cols.time, cols.open, cols.high),

@@ -80,7 +80,7 @@ pub struct Job<'a> {
     /// The component's parameter names.
     pub param_names: Vec<String>,
     pub costs: Costs,
-    /// bincode of `(PROTOCOL_VERSION, columns)`: the first two fields of every `BatchInput`.
+    /// bincode of `(PROTOCOL_VERSION, 0, columns)`: the first fields of every `BatchInput`.
     prefix: Vec<u8>,
 }
 
@@ -94,7 +94,7 @@ impl<'a> Job<'a> {
     ) -> Job<'a> {
         // bincode encodes a struct as its fields back to back, so the shared prefix is encoded
         // once and each batch appends only its own fields.
-        let mut prefix = protocol::encode(&PROTOCOL_VERSION);
+        let mut prefix = protocol::encode(&(PROTOCOL_VERSION, 0u32));
         protocol::encode_columns_into(columns, &mut prefix);
         Job {
             grid,
