@@ -5,7 +5,7 @@
 //! independent implementation that follows SPEC agrees to the last bit.
 
 use crate::protocol::{Costs, ResultRow};
-use crate::sim::{ExitReason, TradeLog};
+use crate::sim::{ExitReason, Trade, TradeLog};
 
 /// P&L in USD of `points` at `lots`, commission included.
 #[inline]
@@ -17,22 +17,10 @@ pub fn trade_pnl(points: i64, lots: f64, costs: &Costs) -> f64 {
 /// Replays `log` on an account of `costs.initial_balance` trading `lots`, stopping entries once
 /// the balance reaches 0 or below (ruin), and returns the row's metrics.
 pub fn summarise(strategy_id: u64, log: &TradeLog, lots: f64, costs: &Costs) -> ResultRow {
-    let mut rows = Vec::with_capacity(1);
-    summarise_lots(strategy_id, log, &[lots], costs, &mut rows);
-    rows.pop().expect("one row per lot size")
+    account(strategy_id, log, lots, costs, &Counts::of(&log.trades))
 }
 
-/// One lot size's account while the trades are replayed.
-struct Account {
-    row: ResultRow,
-    balance: f64,
-    peak: f64,
-    bars_held: u64,
-}
-
-/// [`summarise`] at every lot size of `lots`, rows appended in that order, in one pass over the
-/// trades: each account does exactly the arithmetic [`summarise`] would, in the same order, so
-/// the rows are bit-identical; only the walk over the trade list is shared.
+/// [`summarise`] at every lot size of `lots`, rows appended in that order.
 pub fn summarise_lots(
     strategy_id: u64,
     log: &TradeLog,
@@ -40,96 +28,111 @@ pub fn summarise_lots(
     costs: &Costs,
     rows: &mut Vec<ResultRow>,
 ) {
-    let mut accounts: Vec<Account> = lots
-        .iter()
-        .map(|&lots| Account {
-            row: ResultRow {
-                strategy_id,
-                lots,
-                n_trades: 0,
-                n_wins: 0,
-                n_losses: 0,
-                n_sl: 0,
-                n_tp: 0,
-                n_time: 0,
-                gross_profit_usd: 0.0,
-                gross_loss_usd: 0.0,
-                net_pnl_usd: 0.0,
-                profit_factor: None,
-                win_rate: None,
-                expectancy_usd: None,
-                max_drawdown_usd: 0.0,
-                max_drawdown_pct: 0.0,
-                return_pct: 0.0,
-                avg_bars_held: None,
-                ruined: false,
-                open_at_end: false,
-                open_pnl_usd: 0.0,
-            },
-            balance: costs.initial_balance,
-            peak: costs.initial_balance,
+    let all = Counts::of(&log.trades);
+    rows.extend(
+        lots.iter()
+            .map(|&lots| account(strategy_id, log, lots, costs, &all)),
+    );
+}
+
+/// The integer figures of a run of trades, which do not depend on the lot size: counted once
+/// per strategy, and again only for an account ruined part way.
+#[derive(Clone, Copy)]
+struct Counts {
+    /// Trades closed by stop loss, take profit and time, in [`ExitReason`] order.
+    by_reason: [u32; 3],
+    bars_held: u64,
+}
+
+impl Counts {
+    fn of(trades: &[Trade]) -> Counts {
+        let mut c = Counts {
+            by_reason: [0; 3],
             bars_held: 0,
-        })
-        .collect();
-    let mut live = accounts.len();
-    for trade in &log.trades {
-        if live == 0 {
+        };
+        for t in trades {
+            let k = match t.reason {
+                ExitReason::StopLoss => 0,
+                ExitReason::TakeProfit => 1,
+                ExitReason::Time => 2,
+            };
+            c.by_reason[k] += 1;
+            c.bars_held += (t.exit_bar - t.entry_bar) as u64;
+        }
+        c
+    }
+}
+
+/// One lot size's row: the trades replayed on one account.
+///
+/// Why this shape: the loop over trades holds only what depends on the lot size (money, wins
+/// and ruin), every running figure a local. In the sandbox each float result is also checked
+/// for NaN and Cranelift spills readily, so a lean loop is what counts; the lot-independent
+/// counts come from `all`. `trade_pnl`'s operations are done in its order on the same values,
+/// so the bits are those of [`trade_pnl`] per trade.
+fn account(strategy_id: u64, log: &TradeLog, lots: f64, costs: &Costs, all: &Counts) -> ResultRow {
+    let units = lots * costs.units_per_lot;
+    let commission = costs.commission_per_lot * lots;
+    let mut n_wins = 0u32;
+    let (mut gross_profit, mut gross_loss, mut net) = (0.0f64, 0.0f64, 0.0f64);
+    // The peak the largest fall was measured from: the percentage is taken once at the end
+    // (`fall / peak * 100` on the same two values, so the same bits) rather than for every
+    // trade, which the compiler did without a branch, a division per trade.
+    let (mut max_dd, mut max_dd_peak) = (0.0f64, None);
+    let mut balance = costs.initial_balance;
+    let mut peak = costs.initial_balance;
+    let mut ruined_at = None;
+    for (i, trade) in log.trades.iter().enumerate() {
+        let pnl = trade.points as f64 * costs.point_size * units - commission;
+        if pnl > 0.0 {
+            n_wins += 1;
+            gross_profit += pnl;
+        } else {
+            gross_loss += pnl;
+        }
+        net += pnl;
+        balance += pnl;
+        if balance > peak {
+            peak = balance;
+        }
+        let fall = peak - balance;
+        if fall > max_dd {
+            max_dd = fall;
+            max_dd_peak = Some(peak);
+        }
+        if balance <= 0.0 {
+            ruined_at = Some(i);
             break;
         }
-        let held = (trade.exit_bar - trade.entry_bar) as u64;
-        for a in accounts.iter_mut().filter(|a| !a.row.ruined) {
-            let row = &mut a.row;
-            let pnl = trade_pnl(trade.points, row.lots, costs);
-            row.n_trades += 1;
-            if pnl > 0.0 {
-                row.n_wins += 1;
-                row.gross_profit_usd += pnl;
-            } else {
-                row.n_losses += 1;
-                row.gross_loss_usd += pnl;
-            }
-            match trade.reason {
-                ExitReason::StopLoss => row.n_sl += 1,
-                ExitReason::TakeProfit => row.n_tp += 1,
-                ExitReason::Time => row.n_time += 1,
-            }
-            row.net_pnl_usd += pnl;
-            a.bars_held += held;
-            a.balance += pnl;
-            if a.balance > a.peak {
-                a.peak = a.balance;
-            }
-            let fall = a.peak - a.balance;
-            if fall > row.max_drawdown_usd {
-                row.max_drawdown_usd = fall;
-                row.max_drawdown_pct = fall / a.peak * 100.0;
-            }
-            if a.balance <= 0.0 {
-                row.ruined = true;
-                live -= 1;
-            }
-        }
     }
-    for Account {
-        mut row, bars_held, ..
-    } in accounts
-    {
-        if !row.ruined
-            && let Some(open) = &log.open
-        {
-            row.open_at_end = true;
-            row.open_pnl_usd = trade_pnl(open.points, row.lots, costs);
-        }
-        if row.n_trades > 0 {
-            let n = row.n_trades as f64;
-            row.win_rate = Some(row.n_wins as f64 / n);
-            row.expectancy_usd = Some(row.net_pnl_usd / n);
-            row.avg_bars_held = Some(bars_held as f64 / n);
-            if row.gross_loss_usd != 0.0 {
-                row.profit_factor = Some(row.gross_profit_usd / row.gross_loss_usd.abs());
-            }
-        }
-        row.return_pct = row.net_pnl_usd / costs.initial_balance * 100.0;
-        rows.push(row);
+    let (n_trades, counts) = match ruined_at {
+        Some(i) => (i + 1, Counts::of(&log.trades[..=i])),
+        None => (log.trades.len(), *all),
+    };
+    let n_trades = n_trades as u32;
+    let open = log.open.as_ref().filter(|_| ruined_at.is_none());
+    let per_trade = |x: f64| (n_trades > 0).then(|| x / n_trades as f64);
+    ResultRow {
+        strategy_id,
+        lots,
+        n_trades,
+        n_wins,
+        n_losses: n_trades - n_wins,
+        n_sl: counts.by_reason[0],
+        n_tp: counts.by_reason[1],
+        n_time: counts.by_reason[2],
+        gross_profit_usd: gross_profit,
+        gross_loss_usd: gross_loss,
+        net_pnl_usd: net,
+        profit_factor: (n_trades > 0 && gross_loss != 0.0).then(|| gross_profit / gross_loss.abs()),
+        win_rate: per_trade(n_wins as f64),
+        expectancy_usd: per_trade(net),
+        max_drawdown_usd: max_dd,
+        max_drawdown_pct: max_dd_peak.map_or(0.0, |peak| max_dd / peak * 100.0),
+        return_pct: net / costs.initial_balance * 100.0,
+        avg_bars_held: per_trade(counts.bars_held as f64),
+        ruined: ruined_at.is_some(),
+        open_at_end: open.is_some(),
+        open_pnl_usd: open.map_or(0.0, |o| trade_pnl(o.points, lots, costs)),
     }
 }
