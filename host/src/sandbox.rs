@@ -80,6 +80,22 @@ pub enum LoadError {
     Engine(String),
     #[error("component {origin} is not a valid stratbox backtester: {reason}")]
     Invalid { origin: String, reason: String },
+    #[error(
+        "component {origin} needs {needs_mib} MiB of linear memory to start, more than the cap of \
+         {cap_mib} MiB (--memory-mib)"
+    )]
+    MemoryCap {
+        origin: String,
+        needs_mib: u64,
+        cap_mib: usize,
+    },
+}
+
+/// The starting memory size in wasmtime's refusal of a memory larger than the cap, if that is
+/// what `text` is (the pooling allocator says "minimum byte size of N").
+fn memory_minimum(text: &str) -> Option<u64> {
+    let after = text.split("minimum byte size of ").nth(1)?;
+    after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 /// Why one batch failed, in plain words.
@@ -346,9 +362,17 @@ impl Sandbox {
         limits: Limits,
         cache: Option<&std::path::Path>,
     ) -> Result<Sandbox, LoadError> {
-        let invalid = |reason: String| LoadError::Invalid {
-            origin: origin.to_string(),
-            reason,
+        let cap_mib = limits.memory_bytes >> 20;
+        let invalid = |reason: String| match memory_minimum(&reason) {
+            Some(bytes) => LoadError::MemoryCap {
+                origin: origin.to_string(),
+                needs_mib: bytes.div_ceil(1 << 20),
+                cap_mib,
+            },
+            None => LoadError::Invalid {
+                origin: origin.to_string(),
+                reason,
+            },
         };
         let engine = new_engine(&limits)?;
         let (component, compiled) =

@@ -95,6 +95,29 @@ fn a_missing_data_file_is_bad_input() {
     assert!(text(&o.stderr).contains("/nonexistent/EURUSD.csv"));
 }
 
+/// The built-in component starts with 64 MiB of linear memory (guest/.cargo/config.toml); a cap
+/// below that used to be reported as "not a valid stratbox backtester" with wasmtime's pooling
+/// words. It is the user's cap that is too small, and the message says so in MiB.
+#[test]
+fn a_memory_cap_below_the_components_starting_memory_names_both_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.parquet");
+    let o = stratbox(&[
+        "discover",
+        "--memory-mib",
+        "32",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs 64 MiB of linear memory to start, more than the cap of 32 MiB (--memory-mib)"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
 #[test]
 fn a_grid_that_does_not_fit_the_strategy_is_refused_before_running() {
     let dir = tempfile::tempdir().unwrap();
