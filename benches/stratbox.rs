@@ -2,7 +2,8 @@
 //! `just bench`); data loading is in `data_load.rs`. Each group measures its subject next to a baseline in the same
 //! run, because machines here are noisy: read ratios, not absolute times.
 //!
-//! - `batch`: one 200-strategy batch, native engine vs the same bytes through the sandbox.
+//! - `batch`: one batch of the default size (500 strategies), native engine vs the same bytes
+//!   through the sandbox.
 //! - `sandbox_overhead`: an empty batch (instantiate + copy the columns in + decode + reply out)
 //!   vs a full batch: the sandbox's fixed cost per batch.
 //! - `features`: SPEC section 2 on the year.
@@ -39,15 +40,16 @@ fn batch(c: &mut Criterion) {
         Limits::default(),
     )
     .unwrap();
-    let full = job.encode(&(0..200));
+    // The default `--batch-size`: strategies 0-499, the heaviest batch of the default grid.
+    let full = job.encode(&(0..500));
     let empty = job.encode(&(0..0));
 
     let mut g = c.benchmark_group("batch");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
-    g.bench_function("native_200", |b| {
+    g.bench_function("native_500", |b| {
         b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&full)).unwrap())
     });
-    g.bench_function("sandbox_200", |b| {
+    g.bench_function("sandbox_500", |b| {
         b.iter(|| sandbox.run_batch(black_box(&full)).unwrap())
     });
     g.finish();
@@ -60,7 +62,7 @@ fn batch(c: &mut Criterion) {
     g.bench_function("empty_batch_native", |b| {
         b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&empty)).unwrap())
     });
-    g.bench_function("encode_200", |b| b.iter(|| job.encode(black_box(&(0..200)))));
+    g.bench_function("encode_500", |b| b.iter(|| job.encode(black_box(&(0..500)))));
     g.finish();
 }
 
