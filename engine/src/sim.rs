@@ -247,10 +247,13 @@ pub struct ExitMemo {
     last: usize,
 }
 
-/// One memo entry, `[code, price]`: `code` is 0 while unknown, 1 when the data ends first, else
-/// `(exit bar + 1) << 2 | reason`; `price` is the exit price (an `i64`'s bits). Plain integers so
-/// that a new table is one zeroed allocation (fresh pages, nothing written) rather than a loop.
-type Slot = [u64; 2];
+/// One memo entry in 8 bytes: the low 32 bits are 0 while unknown, 1 when the data ends first,
+/// else `(exit bar - entry bar + 1) << 2 | reason`; the high 32 bits are the exit price minus the
+/// entry bar's close, as an `i32`. An exit that does not fit (2^30 bars later, or 2^31 points
+/// away) is not memoised but searched for each time. A plain integer, so that a new table is one
+/// zeroed allocation (fresh pages, nothing written) rather than a loop; 8 bytes rather than 16
+/// halve the memory a batch touches for its tables (6 MB -> 3 MB each on the bundled year).
+type Slot = u64;
 
 impl ExitMemo {
     /// A memo for a batch over `bars` bars.
@@ -288,36 +291,45 @@ impl ExitMemo {
             self.last = match self.tables.iter().position(same) {
                 Some(i) => i,
                 None => {
-                    self.tables.push((side, exits, vec![[0; 2]; self.bars]));
+                    self.tables.push((side, exits, vec![0; self.bars]));
                     self.tables.len() - 1
                 }
             };
         }
+        let base = cols.close[entry_bar];
         let slot = &mut self.tables[self.last].2[entry_bar];
-        if slot[0] == 0 {
-            *slot = match find_exit(cols, side, entry_bar, sl, tp, exits.max_bars, spread) {
-                None => [1, 0],
+        if *slot == 0 {
+            let exit = find_exit(cols, side, entry_bar, sl, tp, exits.max_bars, spread);
+            match exit {
+                None => *slot = 1,
                 Some((bar, price, reason)) => {
                     let reason = match reason {
                         ExitReason::StopLoss => 0,
                         ExitReason::TakeProfit => 1,
                         ExitReason::Time => 2,
                     };
-                    [((bar as u64 + 1) << 2) | reason, price as u64]
+                    let code = u32::try_from(bar - entry_bar + 1)
+                        .ok()
+                        .filter(|&d| d < 1 << 30)
+                        .map(|d| (d << 2) | reason);
+                    match (code, i32::try_from(price - base)) {
+                        (Some(code), Ok(delta)) => *slot = code as u64 | (delta as u32 as u64) << 32,
+                        _ => return exit,
+                    }
                 }
-            };
+            }
         }
-        let [code, price] = *slot;
-        let price = price as i64;
+        let code = *slot as u32;
         if code == 1 {
             return None;
         }
+        let price = base + (*slot >> 32) as u32 as i32 as i64;
         let reason = match code & 3 {
             0 => ExitReason::StopLoss,
             1 => ExitReason::TakeProfit,
             _ => ExitReason::Time,
         };
-        Some(((code >> 2) as usize - 1, price, reason))
+        Some((entry_bar + (code >> 2) as usize - 1, price, reason))
     }
 }
 
