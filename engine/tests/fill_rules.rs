@@ -297,3 +297,45 @@ fn drawdown_is_measured_from_the_running_peak() {
     assert_eq!(row.avg_bars_held, Some(1.0));
     assert_eq!(row.return_pct, 200.0 / 10_000.0 * 100.0);
 }
+
+/// The batch's exit memo keeps an exit price as an `i32` offset from the entry close; a gap
+/// further than that must not be cut to 32 bits but searched for again. Every entry below is
+/// run twice with the memo (the second time from the table) and must equal the plain
+/// simulation, including exits at a gap 3e9 points up (a long's take profit, a short's stop).
+#[test]
+fn exits_too_far_for_the_memo_slot_are_exact_and_the_rest_come_from_the_table() {
+    use stratbox_engine::sim::{ExitMemo, simulate_with};
+    let mut b = flat(12, 1_000_000);
+    b[2] = (3_001_000_000, 3_001_000_010, 3_000_999_990, 3_001_000_000);
+    b[8] = (900_000, 900_010, 899_990, 900_000);
+    let cols = bars(&b);
+    for side in [Side::Long, Side::Short] {
+        let wanted = [0, 1, 3, 4, 6, 7, 9];
+        let plain = run(&cols, 5, side, EXITS, &wanted);
+        let mut memo = ExitMemo::new(cols.len());
+        for pass in 0..2 {
+            let mut log = TradeLog::default();
+            simulate_with(
+                &cols.view(),
+                5,
+                |from| {
+                    wanted
+                        .iter()
+                        .copied()
+                        .find(|&e| e >= from)
+                        .map(|e| (e, side, EXITS))
+                },
+                &mut memo,
+                &mut log,
+            );
+            assert_eq!(log.trades, plain.trades, "{side:?} pass {pass}");
+            assert_eq!(log.open, plain.open, "{side:?} pass {pass}");
+        }
+    }
+    // The gap trade itself, by hand: long from bar 1 (close 1,000,000 + spread 5) exits at
+    // bar 2's open, 3,001,000,000: +3,000,000,000 - 5 points, beyond i32.
+    let log = run(&cols, 5, Side::Long, EXITS, &[1]);
+    assert_eq!(log.trades[0].exit_price, 3_001_000_000);
+    assert_eq!(log.trades[0].points, 2_999_999_995);
+    assert_eq!(log.trades[0].reason, ExitReason::TakeProfit);
+}
