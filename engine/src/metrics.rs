@@ -51,12 +51,7 @@ impl Counts {
             bars_held: 0,
         };
         for t in trades {
-            let k = match t.reason {
-                ExitReason::StopLoss => 0,
-                ExitReason::TakeProfit => 1,
-                ExitReason::Time => 2,
-            };
-            c.by_reason[k] += 1;
+            c.by_reason[t.reason.index()] += 1;
             c.bars_held += (t.exit_bar - t.entry_bar) as u64;
         }
         c
@@ -118,9 +113,9 @@ fn account(strategy_id: u64, log: &TradeLog, lots: f64, costs: &Costs, all: &Cou
         n_trades,
         n_wins,
         n_losses: n_trades - n_wins,
-        n_sl: counts.by_reason[0],
-        n_tp: counts.by_reason[1],
-        n_time: counts.by_reason[2],
+        n_sl: counts.by_reason[ExitReason::StopLoss.index()],
+        n_tp: counts.by_reason[ExitReason::TakeProfit.index()],
+        n_time: counts.by_reason[ExitReason::Time.index()],
         gross_profit_usd: gross_profit,
         gross_loss_usd: gross_loss,
         net_pnl_usd: net,

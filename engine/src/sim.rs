@@ -51,6 +51,18 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    /// The reasons in the order of [`ExitReason::index`].
+    pub const ALL: [ExitReason; 3] = [ExitReason::StopLoss, ExitReason::TakeProfit, ExitReason::Time];
+
+    /// 0, 1, 2 for stop loss, take profit, time: a small integer for tables and counters.
+    pub fn index(self) -> usize {
+        match self {
+            ExitReason::StopLoss => 0,
+            ExitReason::TakeProfit => 1,
+            ExitReason::Time => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExitReason::StopLoss => "sl",
@@ -303,15 +315,10 @@ impl ExitMemo {
             match exit {
                 None => *slot = 1,
                 Some((bar, price, reason)) => {
-                    let reason = match reason {
-                        ExitReason::StopLoss => 0,
-                        ExitReason::TakeProfit => 1,
-                        ExitReason::Time => 2,
-                    };
                     let code = u32::try_from(bar - entry_bar + 1)
                         .ok()
                         .filter(|&d| d < 1 << 30)
-                        .map(|d| (d << 2) | reason);
+                        .map(|d| (d << 2) | reason.index() as u32);
                     match (code, i32::try_from(price - base)) {
                         (Some(code), Ok(delta)) => *slot = code as u64 | (delta as u32 as u64) << 32,
                         _ => return exit,
@@ -324,11 +331,7 @@ impl ExitMemo {
             return None;
         }
         let price = base + (*slot >> 32) as u32 as i32 as i64;
-        let reason = match code & 3 {
-            0 => ExitReason::StopLoss,
-            1 => ExitReason::TakeProfit,
-            _ => ExitReason::Time,
-        };
+        let reason = ExitReason::ALL[(code & 3) as usize];
         Some((entry_bar + (code >> 2) as usize - 1, price, reason))
     }
 }
