@@ -11,13 +11,17 @@ fn main() {
         let t = std::time::Instant::now();
         let input: stratbox_engine::BatchInput = stratbox_engine::protocol::decode(&bytes).unwrap();
         let decoded = t.elapsed();
-        phases(&input);
+        if std::env::var_os("PHASES").is_some() {
+            phases(&input);
+        }
+        let t = std::time::Instant::now();
         let rows = stratbox_engine::run_batch::<stratbox_engine::Mvt>(&input).unwrap();
         let trades: u64 = rows.iter().map(|r| r.n_trades as u64).sum();
         println!(
-            "{path}: decode {decoded:?}, total {:?}, {} rows, {trades} trades",
+            "{path}: decode {decoded:?}, run_batch {:?}, {} rows, {trades} trades, rows digest {:016x}",
             t.elapsed(),
-            rows.len()
+            rows.len(),
+            digest(&stratbox_engine::protocol::encode(&rows))
         );
     }
 }
@@ -44,4 +48,11 @@ fn phases(input: &stratbox_engine::BatchInput) {
         n += log.trades.len();
     }
     println!("index {t_index:?}, simulate {:?} ({n} trades)", t.elapsed());
+}
+
+/// FNV-1a over the encoded rows: enough to see that two builds agree.
+fn digest(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }

@@ -5,9 +5,9 @@
 //! same source, any difference between sandboxed and native rows is a sandbox bug, not a logic
 //! drift, and the tests compare them byte for byte.
 //!
-//! Data flow inside a batch: [`protocol::BatchInput`] -> [`strategy::run_batch`] ->
-//! per strategy [`sim::simulate`] (trades in points) -> per lot size [`metrics::summarise`] ->
-//! [`protocol::ResultRow`].
+//! Data flow inside a batch: [`protocol::BatchInput`] -> [`strategy::run_batch`] -> all
+//! strategies advanced together through the bars by [`sim::sweep`] (trades in points) -> each
+//! trade booked on one [`metrics::Account`] per lot size -> [`protocol::ResultRow`].
 
 pub mod metrics;
 pub mod mvt;

@@ -4,12 +4,12 @@
 //! costs, ruin and metrics are the engine's, identical for every family, so a contributed
 //! strategy cannot get the accounting wrong and its results compare with everyone else's.
 
-use crate::metrics::summarise_lots;
+use crate::metrics::Account;
 use crate::protocol::{
     BatchInput, BatchOutput, ColumnsRef, Costs, PROTOCOL_VERSION, ResultRow, StrategyParams,
     decode_batch_input, encode,
 };
-use crate::sim::{ExitMemo, Exits, Side, TradeLog, simulate, simulate_with};
+use crate::sim::{ExitMemo, Exits, Side, TradeLog, Walker, simulate, sweep};
 
 /// A parameterised strategy family.
 pub trait Strategy: Sized {
@@ -130,18 +130,34 @@ impl Batch<'_> {
             .collect::<Result<Vec<S>, String>>()?;
         let cols = &self.cols;
         let index = S::build_index(cols, &strategies);
-        let mut rows = Vec::with_capacity(strategies.len() * self.lots.len());
-        let mut log = TradeLog::default();
         let mut memo = ExitMemo::new(cols.len());
-        for (params, strategy) in self.strategies.iter().zip(&strategies) {
-            simulate_with(
-                cols,
-                self.costs.spread_points,
-                strategy.entries(&index, cols),
-                &mut memo,
-                &mut log,
-            );
-            summarise_lots(params.id, &log, self.lots, self.costs, &mut rows);
+        let mut walkers: Vec<_> = strategies
+            .iter()
+            .map(|s| Walker::new(s.entries(&index, cols)))
+            .collect();
+        // Accounts strategy-major: strategy `i` at lot `j` is `accounts[i * lots + j]`.
+        let per = self.lots.len();
+        let mut accounts: Vec<Account> = (0..strategies.len())
+            .flat_map(|_| self.lots.iter().map(|&lots| Account::new(lots, self.costs)))
+            .collect();
+        sweep(
+            cols,
+            self.costs.spread_points,
+            &mut memo,
+            &mut walkers,
+            |i, trade| {
+                let mut open = false;
+                for account in &mut accounts[i * per..(i + 1) * per] {
+                    open |= account.add(trade);
+                }
+                open
+            },
+        );
+        let mut rows = Vec::with_capacity(accounts.len());
+        for (i, (params, walker)) in self.strategies.iter().zip(&walkers).enumerate() {
+            for account in &accounts[i * per..(i + 1) * per] {
+                rows.push(account.row(params.id, walker.open.as_ref(), self.costs));
+            }
         }
         Ok(rows)
     }

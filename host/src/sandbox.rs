@@ -332,8 +332,12 @@ fn engine_config(limits: &Limits) -> Config {
     // For profiling the guest: built with `--features profiling`, `STRATBOX_PERFMAP=1 perf
     // record ...` names its functions (a guest built without `strip` gives them Rust names).
     #[cfg(feature = "profiling")]
-    if std::env::var_os("STRATBOX_PERFMAP").is_some() {
-        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    if let Some(how) = std::env::var_os("STRATBOX_PERFMAP") {
+        config.profiler(if how == "jitdump" {
+            wasmtime::ProfilingStrategy::JitDump
+        } else {
+            wasmtime::ProfilingStrategy::PerfMap
+        });
     }
     config
 }
