@@ -33,7 +33,7 @@ fn batch(c: &mut Criterion) {
     let cols = run::prepare_columns(&bars, &grid);
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
-    let job = Job::new(&grid, names, order, &cols, grid.engine_costs(bars.digits));
+    let job = Job::new(&grid, names, order, cols.view(), grid.engine_costs(bars.digits));
     let sandbox = Sandbox::new(
         &ComponentSource::default_component().bytes,
         "mvt",
@@ -82,7 +82,13 @@ fn parquet(c: &mut Criterion) {
     let cols = run::prepare_columns(&bars, &grid);
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
-    let job = Job::new(&grid, names, order.clone(), &cols, grid.engine_costs(bars.digits));
+    let job = Job::new(
+        &grid,
+        names,
+        order.clone(),
+        cols.view(),
+        grid.engine_costs(bars.digits),
+    );
     let all = 0..grid.size();
     let rows = job
         .check_reply(

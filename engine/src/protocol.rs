@@ -200,25 +200,38 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// Appends the bincode of `columns` to `out`: the same bytes as [`encode`], written as whole
 /// little-endian arrays instead of value by value through serde (the mirror of
 /// [`decode_batch_input`]'s column reader).
-pub fn encode_columns_into(columns: &Columns, out: &mut Vec<u8>) {
-    fn put<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], le: fn(T) -> [u8; N]) {
-        out.extend_from_slice(&(values.len() as u64).to_le_bytes());
-        out.reserve(values.len() * N);
-        for &v in values {
-            out.extend_from_slice(&le(v));
-        }
-    }
+pub fn encode_columns_into(columns: &ColumnsRef, out: &mut Vec<u8>) {
+    out.reserve(columns.len() * 64 + 64);
     for c in [
-        &columns.time,
-        &columns.open,
-        &columns.high,
-        &columns.low,
-        &columns.close,
+        columns.time,
+        columns.open,
+        columns.high,
+        columns.low,
+        columns.close,
     ] {
-        put(out, c, i64::to_le_bytes);
+        put_column(out, c, i64::to_le_bytes);
     }
-    for c in [&columns.momentum, &columns.volatility, &columns.trend] {
-        put(out, c, f64::to_le_bytes);
+    for c in [columns.momentum, columns.volatility, columns.trend] {
+        put_column(out, c, f64::to_le_bytes);
+    }
+}
+
+/// One column: its `u64` length, then its values little-endian.
+fn put_column<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], le: fn(T) -> [u8; N]) {
+    out.extend_from_slice(&(values.len() as u64).to_le_bytes());
+    #[cfg(target_endian = "little")]
+    {
+        let _ = le;
+        // SAFETY: `T` is `i64` or `f64` here (plain bytes, no padding, `N` = size_of::<T>()),
+        // so the values are `values.len() * N` initialised bytes, already little-endian.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        };
+        out.extend_from_slice(bytes);
+    }
+    #[cfg(not(target_endian = "little"))]
+    for &v in values {
+        out.extend_from_slice(&le(v));
     }
 }
 

@@ -138,7 +138,7 @@ fn fast_batch_decoding_reads_exactly_what_bincode_wrote() {
     let input = batch_input();
     let bytes = encode(&input);
     let mut columns = Vec::new();
-    stratbox_engine::protocol::encode_columns_into(&input.columns, &mut columns);
+    stratbox_engine::protocol::encode_columns_into(&input.columns.view(), &mut columns);
     assert_eq!(
         columns,
         encode(&input.columns),

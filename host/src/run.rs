@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use stratbox_engine::{Columns, Mvt, Strategy};
+use stratbox_engine::{Columns, ColumnsRef, Mvt, Strategy};
 
 use crate::checkpoint::{BatchRecord, Checkpoint, CheckpointError, FailedRange, Manifest};
 use crate::data::{self, Bars, DataError, LoadOptions, LoadReport};
@@ -149,6 +149,8 @@ pub use crate::progress::{Lines, Progress, Quiet};
 /// Loads bars and computes the feature columns the guests receive.
 pub fn prepare_columns(bars: &Bars, grid: &Grid) -> Columns {
     let f = features::compute(&bars.close, &grid.windows);
+    // Owned copies, for callers that keep the columns beyond the bars; a run borrows them
+    // instead ([`columns_of`]).
     Columns {
         time: bars.time.clone(),
         open: bars.open.clone(),
@@ -158,6 +160,20 @@ pub fn prepare_columns(bars: &Bars, grid: &Grid) -> Columns {
         momentum: f.momentum,
         volatility: f.volatility,
         trend: f.trend,
+    }
+}
+
+/// The bars and their features as the engine reads them, borrowed (no copy of ~15 MB of bars).
+pub fn columns_of<'a>(bars: &'a Bars, f: &'a features::Features) -> ColumnsRef<'a> {
+    ColumnsRef {
+        time: &bars.time,
+        open: &bars.open,
+        high: &bars.high,
+        low: &bars.low,
+        close: &bars.close,
+        momentum: &f.momentum,
+        volatility: &f.volatility,
+        trend: &f.trend,
     }
 }
 
@@ -385,13 +401,13 @@ pub fn run_until(
     phases.push(("load", t.elapsed()));
 
     let t = Instant::now();
-    let columns = prepare_columns(&bars, &cfg.grid);
+    let features = features::compute(&bars.close, &cfg.grid.windows);
     let costs = cfg.grid.engine_costs(bars.digits);
     let job = Job::new(
         &cfg.grid,
         info.params.clone(),
         param_order.clone(),
-        &columns,
+        columns_of(&bars, &features),
         costs,
     );
     let mut meta = metadata(cfg, &bars, &report, &info);

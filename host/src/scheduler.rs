@@ -13,24 +13,26 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use stratbox_engine::protocol::{self, BatchOutput, PROTOCOL_VERSION};
-use stratbox_engine::{Columns, Costs, ResultRow, StrategyParams};
+use stratbox_engine::{ColumnsRef, Costs, ResultRow, StrategyParams};
 
 use crate::grid::Grid;
 use crate::sandbox::{BatchError, Reply, Sandbox};
 
-/// One worker's input buffer: the shared prefix is copied in once, and each batch rewrites only
-/// its own fields behind it. Why: a year's columns are ~24 MB, and building a fresh buffer per
-/// batch cost a copy plus ~6,000 fresh pages every time.
+/// One worker's input buffer: the header and the columns are written once, and each batch
+/// rewrites only its own fields behind them. Why: a year's columns are ~24 MB, and building a
+/// fresh buffer per batch cost a copy plus ~6,000 fresh pages every time.
 pub struct Encoder<'j> {
     job: &'j Job<'j>,
     buf: Vec<u8>,
+    /// Bytes of `buf` that every batch shares (header and columns).
+    prefix: usize,
 }
 
 impl Encoder<'_> {
     /// The bincode `BatchInput` of strategies `range`, valid until the next call.
     pub fn encode(&mut self, range: &Range<u64>) -> &[u8] {
         let tail = self.job.tail(range);
-        self.buf.truncate(self.job.prefix.len());
+        self.buf.truncate(self.prefix);
         self.buf.extend_from_slice(&tail);
         &self.buf
     }
@@ -72,7 +74,7 @@ impl Backend {
     }
 }
 
-/// Everything every batch shares: the columns (encoded once), the grid and the account rules.
+/// Everything every batch shares: the columns, the grid and the account rules.
 pub struct Job<'a> {
     pub grid: &'a Grid,
     /// Grid positions of the component's parameters, in the component's order.
@@ -80,8 +82,9 @@ pub struct Job<'a> {
     /// The component's parameter names.
     pub param_names: Vec<String>,
     pub costs: Costs,
-    /// bincode of `(PROTOCOL_VERSION, 0, columns)`: the first fields of every `BatchInput`.
-    prefix: Vec<u8>,
+    /// Borrowed, not encoded: each worker's [`Encoder`] writes them once into its own buffer, so
+    /// the ~24 MB are written once per worker (in parallel) and never copied from a shared one.
+    columns: ColumnsRef<'a>,
 }
 
 impl<'a> Job<'a> {
@@ -89,19 +92,15 @@ impl<'a> Job<'a> {
         grid: &'a Grid,
         param_names: Vec<String>,
         param_order: Vec<usize>,
-        columns: &Columns,
+        columns: ColumnsRef<'a>,
         costs: Costs,
     ) -> Job<'a> {
-        // bincode encodes a struct as its fields back to back, so the shared prefix is encoded
-        // once and each batch appends only its own fields.
-        let mut prefix = protocol::encode(&(PROTOCOL_VERSION, 0u32));
-        protocol::encode_columns_into(columns, &mut prefix);
         Job {
             grid,
             param_order,
             param_names,
             costs,
-            prefix,
+            columns,
         }
     }
 
@@ -112,11 +111,16 @@ impl<'a> Job<'a> {
         encoder.buf
     }
 
-    /// An [`Encoder`] for one worker.
+    /// An [`Encoder`] for one worker. bincode encodes a struct as its fields back to back, so
+    /// the fields every batch shares, `(PROTOCOL_VERSION, 0, columns)`, are written here once
+    /// and each batch appends only its own.
     pub fn encoder(&self) -> Encoder<'_> {
+        let mut buf = protocol::encode(&(PROTOCOL_VERSION, 0u32));
+        protocol::encode_columns_into(&self.columns, &mut buf);
         Encoder {
             job: self,
-            buf: self.prefix.clone(),
+            prefix: buf.len(),
+            buf,
         }
     }
 

@@ -28,7 +28,7 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
     let n = c.time.partition_point(|&t| t < 1_519_862_400); // 2018-03-01
     let cols = first_bars(n);
     let costs = grid.engine_costs(5);
-    let job = Job::new(&grid, info.params.clone(), order, &cols, costs);
+    let job = Job::new(&grid, info.params.clone(), order, cols.view(), costs);
     let range = 0..grid.size();
     let rows = job
         .check_reply(&range, &sandbox.run_batch(&job.encode(&range)).unwrap().bytes)

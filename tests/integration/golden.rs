@@ -216,7 +216,7 @@ fn full_grid_rows_are_bit_identical_to_the_pre_optimisation_engine() {
     let grid = Grid::default_grid();
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
-    let job = stratbox::scheduler::Job::new(&grid, names, order, year_columns(), grid.engine_costs(5));
+    let job = stratbox::scheduler::Job::new(&grid, names, order, year_columns().view(), grid.engine_costs(5));
     let reply = stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&(0..grid.size()))).unwrap();
     assert_eq!(reply[..4], PROTOCOL_VERSION.to_le_bytes());
     let digest: String = Sha256::digest(&reply[4..])

@@ -30,7 +30,7 @@ fn run_mode(sandbox: &Backend, mode: u32) -> BatchError {
     let names: Vec<String> = ["k", "bad_k", "mode"].map(String::from).to_vec();
     let order = g.match_params(&names).unwrap();
     let costs = g.engine_costs(5);
-    let job = Job::new(&g, names, order, &cols, costs);
+    let job = Job::new(&g, names, order, cols.view(), costs);
     let outcome = scheduler::run_batch(sandbox, &job, 0, 0..6);
     assert_eq!(outcome.failures.len(), 1, "mode {mode}: {:?}", outcome.failures);
     assert_eq!(

@@ -23,7 +23,7 @@ fn wasm_and_native_replies_are_byte_identical_on_a_real_month() {
         &grid,
         sandbox.info().params.clone(),
         order,
-        &cols,
+        cols.view(),
         grid.engine_costs(5),
     );
     let mut trades = 0;
