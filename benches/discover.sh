@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end timing of `stratbox discover` on the bundled year: the trusted native engine vs the
-# sandbox, same machine, same run, interleaved, best of N. Prints both and the ratio.
+# sandbox (columns in the component's memory image, the default) vs the sandbox copying the
+# columns into every instance (`--copy-columns`), same machine, same run, interleaved, best of N.
+# Prints all three and the ratios. The first round also warms the caches (compiled components,
+# parsed data), so run with RUNS >= 2.
 # Usage: bash benches/discover.sh [RUNS] [extra discover flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,19 +14,29 @@ bin=target/release/stratbox
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 best() { sort -n | head -1; }
-native=(); sandbox=()
+declare -A times
+configs=(native sandbox copy)
 for i in $(seq "$runs"); do
-  for engine in native sandbox; do
+  for c in "${configs[@]}"; do
+    case $c in
+      native) flags=(--engine native) ;;
+      sandbox) flags=() ;;
+      copy) flags=(--copy-columns) ;;
+    esac
     s=$(date +%s.%N)
-    "$bin" discover --quiet --engine "$engine" --output "$out/$engine.parquet" "$@" >/dev/null 2>"$out/$engine.log"
+    "$bin" discover --quiet "${flags[@]}" --output "$out/$c.parquet" "$@" >/dev/null 2>"$out/$c.log"
     e=$(date +%s.%N)
-    t=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }')
-    if [ "$engine" = native ]; then native+=("$t"); else sandbox+=("$t"); fi
+    times[$c]+="$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", b - a }') "
   done
 done
-n=$(printf '%s\n' "${native[@]}" | best)
-w=$(printf '%s\n' "${sandbox[@]}" | best)
-cmp -s "$out/native.parquet" "$out/sandbox.parquet" && same=identical || same=DIFFERENT
+b() { printf '%s\n' ${times[$1]} | best; }
+n=$(b native); w=$(b sandbox); c=$(b copy)
+same=identical
+for x in sandbox copy; do cmp -s "$out/native.parquet" "$out/$x.parquet" || same=DIFFERENT; done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 printf 'discover, bundled year, full default grid, best of %s:\n' "$runs"
-printf '  native engine: %6.2f s\n  sandbox:       %6.2f s\n  ratio sandbox/native: %.2fx\n  results files: %s\n' "$n" "$w" "$(awk -v a="$w" -v b="$n" 'BEGIN { print a / b }')" "$same"
+printf '  native engine:            %6.2f s\n' "$n"
+printf '  sandbox (memory image):   %6.2f s   ratio to native %sx\n' "$w" "$(ratio "$w" "$n")"
+printf '  sandbox (--copy-columns): %6.2f s   ratio to native %sx\n' "$c" "$(ratio "$c" "$n")"
+printf '  results files: %s\n' "$same"
 grep -h "peak RSS" "$out/sandbox.log" | sed 's/^/  sandbox run: /'

@@ -3,9 +3,11 @@
 //! run, because machines here are noisy: read ratios, not absolute times.
 //!
 //! - `batch`: one batch of the default size (500 strategies), native engine vs the same bytes
-//!   through the sandbox.
-//! - `sandbox_overhead`: an empty batch (instantiate + copy the columns in + decode + reply out)
-//!   vs a full batch: the sandbox's fixed cost per batch.
+//!   through the sandbox, and through the sandbox with the columns in the component's memory
+//!   image (protocol 3, the default).
+//! - `sandbox_overhead`: an empty batch (instantiate + the columns in + decode + reply out)
+//!   vs a full batch: the sandbox's fixed cost per batch, with the columns copied in and with
+//!   them in the memory image.
 //! - `features`: SPEC section 2 on the year.
 //! - `parquet`: building and writing the 13,860-row results file.
 
@@ -33,16 +35,23 @@ fn batch(c: &mut Criterion) {
     let cols = run::prepare_columns(&bars, &grid);
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
-    let job = Job::new(&grid, names, order, cols.view(), grid.engine_costs(bars.digits));
-    let sandbox = Sandbox::new(
-        &ComponentSource::default_component().bytes,
-        "mvt",
-        Limits::default(),
-    )
-    .unwrap();
+    let costs = grid.engine_costs(bars.digits);
+    let job = Job::new(&grid, names.clone(), order.clone(), cols.view(), costs);
+    let bytes = ComponentSource::default_component().bytes;
+    let sandbox = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
+    // The same component with the columns in its memory image (protocol 3, what `discover`
+    // runs by default), and the inputs for it.
+    let cache = tempfile::tempdir().unwrap();
+    let mut imaged = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
+    let header = imaged
+        .embed_columns(&bytes, &cols.view(), Some(cache.path()))
+        .unwrap();
+    assert!(header.is_some(), "the built-in component reads resident columns");
+    let image_job = Job::new(&grid, names, order, cols.view(), costs).with_resident_columns(header);
     // The default `--batch-size`: strategies 0-499, the heaviest batch of the default grid.
     let full = job.encode(&(0..500));
     let empty = job.encode(&(0..0));
+    let (image_full, image_empty) = (image_job.encode(&(0..500)), image_job.encode(&(0..0)));
 
     let mut g = c.benchmark_group("batch");
     g.sample_size(10).measurement_time(Duration::from_secs(8));
@@ -52,12 +61,18 @@ fn batch(c: &mut Criterion) {
     g.bench_function("sandbox_500", |b| {
         b.iter(|| sandbox.run_batch(black_box(&full)).unwrap())
     });
+    g.bench_function("sandbox_image_500", |b| {
+        b.iter(|| imaged.run_batch(black_box(&image_full)).unwrap())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("sandbox_overhead");
     g.sample_size(20).measurement_time(Duration::from_secs(5));
     g.bench_function("empty_batch_sandbox", |b| {
         b.iter(|| sandbox.run_batch(black_box(&empty)).unwrap())
+    });
+    g.bench_function("empty_batch_sandbox_image", |b| {
+        b.iter(|| imaged.run_batch(black_box(&image_empty)).unwrap())
     });
     g.bench_function("empty_batch_native", |b| {
         b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&empty)).unwrap())

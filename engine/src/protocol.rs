@@ -13,6 +13,43 @@ use serde::{Deserialize, Serialize};
 /// 2: an 8-byte header (`protocol`, `reserved`), so the columns lie on 8-byte boundaries.
 pub const PROTOCOL_VERSION: u32 = 2;
 
+/// The same batch with the columns already in the guest's memory (see [`ResidentHeader`]): the
+/// input carries only a 16-byte header and the [`BatchTail`]. Spoken only by components that
+/// declare it (custom section [`RESIDENT_COLUMNS_SECTION`]); the reply is as for version 2,
+/// with this version in it.
+pub const PROTOCOL_RESIDENT: u32 = 3;
+
+/// Name of the custom section by which a component's core module declares that it reads
+/// resident columns ([`PROTOCOL_RESIDENT`]). The guest SDK emits it.
+pub const RESIDENT_COLUMNS_SECTION: &str = "stratbox:resident-columns";
+
+/// The first 16 bytes of a [`PROTOCOL_RESIDENT`] input: where the columns lie in the guest's
+/// linear memory. At `columns_at` there are `columns_len` bytes laid out like the start of a
+/// version-2 input without its tail: `protocol` (3), `reserved` (0), then the eight columns as
+/// bincode `Vec`s ([`encode_resident_columns`]). The host puts them there as a data segment of
+/// the component, so they are mapped copy-on-write into every instance instead of copied in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResidentHeader {
+    pub protocol: u32,
+    pub columns_at: u32,
+    pub columns_len: u64,
+}
+
+/// Bytes of a [`ResidentHeader`].
+pub const RESIDENT_HEADER_BYTES: usize = 16;
+
+/// The block of columns a [`PROTOCOL_RESIDENT`] guest finds in its memory: this header, then
+/// the columns as [`encode_columns_into`] writes them.
+pub const RESIDENT_COLUMNS_HEADER: [u8; 8] = [3, 0, 0, 0, 0, 0, 0, 0];
+const _: () = assert!(RESIDENT_COLUMNS_HEADER[0] as u32 == PROTOCOL_RESIDENT);
+
+/// The whole block of columns a [`PROTOCOL_RESIDENT`] guest finds in its memory.
+pub fn encode_resident_columns(columns: &ColumnsRef) -> Vec<u8> {
+    let mut out = RESIDENT_COLUMNS_HEADER.to_vec();
+    encode_columns_into(columns, &mut out);
+    out
+}
+
 /// One batch: the whole data set's columns, the strategies to run on it and the account rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchInput {
@@ -202,37 +239,56 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// [`decode_batch_input`]'s column reader).
 pub fn encode_columns_into(columns: &ColumnsRef, out: &mut Vec<u8>) {
     out.reserve(columns.len() * 64 + 64);
-    for c in [
-        columns.time,
-        columns.open,
-        columns.high,
-        columns.low,
-        columns.close,
-    ] {
-        put_column(out, c, i64::to_le_bytes);
+    #[cfg(target_endian = "little")]
+    for (len, values) in column_pieces(columns) {
+        out.extend_from_slice(&len);
+        out.extend_from_slice(values);
     }
-    for c in [columns.momentum, columns.volatility, columns.trend] {
-        put_column(out, c, f64::to_le_bytes);
+    #[cfg(not(target_endian = "little"))]
+    {
+        fn put<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], le: fn(T) -> [u8; N]) {
+            out.extend_from_slice(&(values.len() as u64).to_le_bytes());
+            for &v in values {
+                out.extend_from_slice(&le(v));
+            }
+        }
+        for c in [
+            columns.time,
+            columns.open,
+            columns.high,
+            columns.low,
+            columns.close,
+        ] {
+            put(out, c, i64::to_le_bytes);
+        }
+        for c in [columns.momentum, columns.volatility, columns.trend] {
+            put(out, c, f64::to_le_bytes);
+        }
     }
 }
 
-/// One column: its `u64` length, then its values little-endian.
-fn put_column<T: Copy, const N: usize>(out: &mut Vec<u8>, values: &[T], le: fn(T) -> [u8; N]) {
-    out.extend_from_slice(&(values.len() as u64).to_le_bytes());
-    #[cfg(target_endian = "little")]
-    {
-        let _ = le;
-        // SAFETY: `T` is `i64` or `f64` here (plain bytes, no padding, `N` = size_of::<T>()),
-        // so the values are `values.len() * N` initialised bytes, already little-endian.
+/// The bincode of `columns` in pieces, in order: each column's `u64` length and its values'
+/// bytes, borrowed. Writing or hashing them piece by piece saves building ~24 MB first.
+#[cfg(target_endian = "little")]
+pub fn column_pieces<'c>(columns: &ColumnsRef<'c>) -> [([u8; 8], &'c [u8]); 8] {
+    fn piece<T>(values: &[T]) -> ([u8; 8], &[u8]) {
+        // SAFETY: `T` is `i64` or `f64` here: plain bytes without padding, so the values are
+        // `size_of_val(values)` initialised bytes, and on this target already little-endian.
         let bytes = unsafe {
             std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
         };
-        out.extend_from_slice(bytes);
+        ((values.len() as u64).to_le_bytes(), bytes)
     }
-    #[cfg(not(target_endian = "little"))]
-    for &v in values {
-        out.extend_from_slice(&le(v));
-    }
+    [
+        piece(columns.time),
+        piece(columns.open),
+        piece(columns.high),
+        piece(columns.low),
+        piece(columns.close),
+        piece(columns.momentum),
+        piece(columns.volatility),
+        piece(columns.trend),
+    ]
 }
 
 /// Bytes before the first column: `protocol` and `reserved`.
@@ -348,13 +404,20 @@ pub fn view_batch_input(bytes: &mut [u8]) -> Result<(u32, ColumnsRef<'_>, BatchT
         bytes.copy_within(first..l.tail, first - shift);
     }
     let bytes: &[u8] = bytes;
+    Ok((l.protocol, columns_at(bytes, &l, shift), tail))
+}
+
+/// The columns of `l` borrowed from `bytes`, each moved `shift` bytes down from where `l` says
+/// (see [`view_batch_input`]). The values must lie on 8-byte boundaries.
+#[cfg(target_endian = "little")]
+fn columns_at<'b>(bytes: &'b [u8], l: &Layout, shift: usize) -> ColumnsRef<'b> {
     let raw = |k: usize| -> &[u8] {
         let (start, n) = l.columns[k];
         &bytes[start - shift..start - shift + n * 8]
     };
     fn ints(raw: &[u8]) -> &[i64] {
         // SAFETY: every bit pattern is a valid i64; `align_to` puts only whole, aligned values
-        // in the middle part, and the move above aligned the start, so nothing is left over.
+        // in the middle part, and the caller aligned the start, so nothing is left over.
         let (head, values, rest) = unsafe { raw.align_to::<i64>() };
         assert!(head.is_empty() && rest.is_empty(), "column aligned in place");
         values
@@ -365,7 +428,7 @@ pub fn view_batch_input(bytes: &mut [u8]) -> Result<(u32, ColumnsRef<'_>, BatchT
         assert!(head.is_empty() && rest.is_empty(), "column aligned in place");
         values
     }
-    let columns = ColumnsRef {
+    ColumnsRef {
         time: ints(raw(0)),
         open: ints(raw(1)),
         high: ints(raw(2)),
@@ -374,8 +437,41 @@ pub fn view_batch_input(bytes: &mut [u8]) -> Result<(u32, ColumnsRef<'_>, BatchT
         momentum: floats(raw(5)),
         volatility: floats(raw(6)),
         trend: floats(raw(7)),
-    };
-    Ok((l.protocol, columns, tail))
+    }
+}
+
+/// Reads a [`PROTOCOL_RESIDENT`] input: the header, the columns from `block` (the bytes the
+/// header points at, which the caller has located) and the tail. Refuses a block that is not
+/// 8-aligned, not laid out as [`encode_resident_columns`] writes, or not of the stated length.
+#[cfg(target_endian = "little")]
+pub fn view_resident_columns<'b>(block: &'b [u8]) -> Result<ColumnsRef<'b>, String> {
+    let l = layout(block)?;
+    if l.protocol != PROTOCOL_RESIDENT || l.reserved != 0 {
+        return Err(format!(
+            "resident columns start with protocol {} / reserved {}, expected {PROTOCOL_RESIDENT} / 0",
+            l.protocol, l.reserved
+        ));
+    }
+    if l.tail != block.len() {
+        return Err(format!(
+            "resident columns take {} bytes, the header says {}",
+            l.tail,
+            block.len()
+        ));
+    }
+    if !(block.as_ptr() as usize).is_multiple_of(8) {
+        return Err("resident columns are not 8-byte aligned".into());
+    }
+    Ok(columns_at(block, &l, 0))
+}
+
+/// Splits a [`PROTOCOL_RESIDENT`] input into its header and tail.
+pub fn decode_resident_input(input: &[u8]) -> Result<(ResidentHeader, BatchTail), String> {
+    let head = input
+        .get(..RESIDENT_HEADER_BYTES)
+        .ok_or("malformed bincode: io error: unexpected end of file")?;
+    let header: ResidentHeader = decode(head)?;
+    Ok((header, decode(&input[RESIDENT_HEADER_BYTES..])?))
 }
 
 /// Decodes a protocol value, refusing trailing bytes (a sign of a layout mismatch).

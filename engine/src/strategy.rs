@@ -6,8 +6,9 @@
 
 use crate::metrics::Account;
 use crate::protocol::{
-    BatchInput, BatchOutput, ColumnsRef, Costs, PROTOCOL_VERSION, ResultRow, StrategyParams,
-    decode_batch_input, encode,
+    BatchInput, BatchOutput, BatchTail, ColumnsRef, Costs, PROTOCOL_RESIDENT, PROTOCOL_VERSION,
+    ResidentHeader, ResultRow, StrategyParams, decode_batch_input, decode_resident_input, encode,
+    view_resident_columns,
 };
 use crate::sim::{ExitMemo, Exits, Side, TradeLog, Walker, simulate, sweep};
 
@@ -63,8 +64,8 @@ pub fn whole_bars(name: &str, value: f64) -> Result<usize, String> {
 /// Runs every strategy of `input` at every lot size and returns rows in
 /// (strategy order, lots order).
 pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, String> {
+    check_protocol(input.protocol, &[PROTOCOL_VERSION])?;
     let batch = Batch {
-        protocol: input.protocol,
         cols: input.columns.view(),
         param_names: &input.param_names,
         strategies: &input.strategies,
@@ -76,7 +77,6 @@ pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, Stri
 
 /// A batch's fields, the columns borrowed (from owned columns or from the guest's input bytes).
 struct Batch<'a> {
-    protocol: u32,
     cols: ColumnsRef<'a>,
     param_names: &'a [String],
     strategies: &'a [StrategyParams],
@@ -84,14 +84,21 @@ struct Batch<'a> {
     costs: &'a Costs,
 }
 
+/// Refuses an input of a version this reader does not handle.
+fn check_protocol(found: u32, speaks: &[u32]) -> Result<(), String> {
+    if speaks.contains(&found) {
+        return Ok(());
+    }
+    let speaks: Vec<String> = speaks.iter().map(u32::to_string).collect();
+    Err(format!(
+        "protocol version {found} not supported (this engine speaks {})",
+        speaks.join(" and ")
+    ))
+}
+
 impl Batch<'_> {
+    /// Runs the batch; its `protocol` has been checked by whoever read the input.
     fn run<S: Strategy>(&self) -> Result<Vec<ResultRow>, String> {
-        if self.protocol != PROTOCOL_VERSION {
-            return Err(format!(
-                "protocol version {} not supported (this engine speaks {PROTOCOL_VERSION})",
-                self.protocol
-            ));
-        }
         if self
             .param_names
             .iter()
@@ -163,39 +170,74 @@ impl Batch<'_> {
     }
 }
 
-fn reply(rows: Vec<ResultRow>) -> Vec<u8> {
-    encode(&BatchOutput {
-        protocol: PROTOCOL_VERSION,
-        rows,
-    })
+/// The reply to an input of version `protocol`.
+fn reply(protocol: u32, rows: Vec<ResultRow>) -> Vec<u8> {
+    encode(&BatchOutput { protocol, rows })
 }
 
 /// `run-batch` on bytes: bincode in, bincode out, the input copied into owned columns (the
 /// host's native engine).
 pub fn run_batch_bytes<S: Strategy>(input: &[u8]) -> Result<Vec<u8>, String> {
     let input: BatchInput = decode_batch_input(input)?;
-    Ok(reply(run_batch::<S>(&input)?))
+    Ok(reply(input.protocol, run_batch::<S>(&input)?))
 }
 
-/// The guest's whole `run-batch`: [`run_batch_bytes`] reading the columns in place (see
-/// [`crate::protocol::view_batch_input`]), so the batch's ~24 MB of columns are not copied a
-/// second time inside the sandbox. `input` is modified.
+/// The guest's whole `run-batch`: [`run_batch_bytes`] reading the columns where they already
+/// are, so the batch's ~24 MB of columns are not copied a second time inside the sandbox:
+/// in place in `input` (version 2, see [`crate::protocol::view_batch_input`]; `input` may be
+/// modified), or in the instance's memory where the host put them (version 3,
+/// [`crate::protocol::PROTOCOL_RESIDENT`]; wasm only).
 pub fn run_batch_bytes_in_place<S: Strategy>(input: &mut [u8]) -> Result<Vec<u8>, String> {
+    let version = input
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    #[cfg(target_endian = "little")]
+    if version == Some(PROTOCOL_RESIDENT) {
+        let (header, tail) = decode_resident_input(input)?;
+        let cols = view_resident_columns(resident_block(&header)?)?;
+        return Ok(reply(PROTOCOL_RESIDENT, tail_batch(cols, &tail).run::<S>()?));
+    }
+    check_protocol(version.unwrap_or(0), &[PROTOCOL_VERSION, PROTOCOL_RESIDENT])?;
     #[cfg(target_endian = "little")]
     {
         let (protocol, cols, tail) = crate::protocol::view_batch_input(input)?;
-        let batch = Batch {
-            protocol,
-            cols,
-            param_names: &tail.param_names,
-            strategies: &tail.strategies,
-            lots: &tail.lots,
-            costs: &tail.costs,
-        };
-        Ok(reply(batch.run::<S>()?))
+        Ok(reply(protocol, tail_batch(cols, &tail).run::<S>()?))
     }
     #[cfg(not(target_endian = "little"))]
     run_batch_bytes::<S>(input)
+}
+
+fn tail_batch<'a>(cols: ColumnsRef<'a>, tail: &'a BatchTail) -> Batch<'a> {
+    Batch {
+        cols,
+        param_names: &tail.param_names,
+        strategies: &tail.strategies,
+        lots: &tail.lots,
+        costs: &tail.costs,
+    }
+}
+
+/// The bytes a [`PROTOCOL_RESIDENT`] header points at in this instance's linear memory.
+#[cfg(target_arch = "wasm32")]
+fn resident_block(header: &ResidentHeader) -> Result<&'static [u8], String> {
+    let memory = core::arch::wasm32::memory_size(0) as u64 * 65_536;
+    let (at, len) = (header.columns_at as u64, header.columns_len);
+    if at == 0 || at.checked_add(len).is_none_or(|end| end > memory) {
+        return Err(format!(
+            "resident columns at {at}..{} lie outside this instance's {memory} bytes of memory",
+            at.saturating_add(len)
+        ));
+    }
+    // SAFETY: the range is inside linear memory (checked above) and not at address 0. The host
+    // placed the columns there as a data segment above the memory this module was linked with,
+    // where neither the stack, nor static data, nor the allocator (which only takes memory it
+    // grows) ever write, so nothing changes these bytes while the slice lives.
+    Ok(unsafe { core::slice::from_raw_parts(at as usize as *const u8, len as usize) })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn resident_block(_: &ResidentHeader) -> Result<&'static [u8], String> {
+    Err("resident columns (protocol 3) exist only inside a wasm guest".into())
 }
 
 /// Replays one strategy and returns its trade log (for `stratbox trades` and tests).

@@ -149,15 +149,23 @@ pub struct RunArgs {
     pub engine: EngineArg,
     /// Strategies per batch (each batch is one fresh sandbox instance).
     //
-    // Why 500 and not the seed's 200: each batch pays a fixed ~24 MB copy into a fresh instance
-    // and its memory reset, and the strategies of a batch share their exits (see
-    // `sim::ExitMemo`); on the bundled year 385-770 measured 1.31-1.41 s end to end against
-    // 1.52 s at 200 (README, Performance). Results do not depend on it.
+    // Why 500 and not the seed's 200: the strategies of a batch share their exits (see
+    // `sim::ExitMemo`) and advance through the bars together (`sim::sweep`), so a batch of 500
+    // does more with what it reads; with the columns copied into each instance it also paid a
+    // fixed ~24 MB copy and reset per batch, and 385-770 measured 1.31-1.41 s end to end
+    // against 1.52 s at 200. With the columns in the memory image (protocol 3) the fixed cost
+    // is ~0.3 ms a batch. Results do not depend on it.
     #[arg(long, default_value_t = 500)]
     pub batch_size: u64,
     /// Batches run at once. Default: the number of cores.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Copy the columns into every sandbox instance (protocol 2) instead of compiling them once
+    /// into the component's memory image (protocol 3, the default for components built with the
+    /// guest SDK). Results are identical; this is slower per batch but skips the one compile per
+    /// data set.
+    #[arg(long)]
+    pub copy_columns: bool,
     /// Linear memory cap per sandbox instance, MiB.
     #[arg(long, default_value_t = 512)]
     pub memory_mib: usize,
@@ -374,6 +382,7 @@ impl RunArgs {
                 compile_time: Duration::from_secs_f64(self.compile_secs),
             },
             cache_dir,
+            resident_columns: !self.copy_columns,
             batch_size: self.batch_size,
             jobs,
             range,

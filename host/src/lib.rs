@@ -10,6 +10,7 @@ pub mod component;
 pub mod data;
 pub mod features;
 pub mod grid;
+pub mod image;
 pub mod merge;
 pub mod progress;
 pub mod report;

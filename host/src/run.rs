@@ -88,6 +88,9 @@ pub struct RunConfig {
     pub fresh: bool,
     /// Where compiled components are cached; `None` compiles every run.
     pub cache_dir: Option<PathBuf>,
+    /// Put the columns into the component's memory image once (protocol 3) when the component
+    /// reads them there, instead of copying them into every instance.
+    pub resident_columns: bool,
     pub output: PathBuf,
 }
 
@@ -383,7 +386,7 @@ pub fn run_until(
     let mut phases = Vec::new();
 
     let t = Instant::now();
-    let (backend, info) = backend(cfg)?;
+    let (mut backend, info) = backend(cfg)?;
     let param_order = cfg.grid.match_params(&info.params).map_err(RunError::Invalid)?;
     if let Some(family) = &cfg.grid.strategy
         && *family != info.name
@@ -402,16 +405,29 @@ pub fn run_until(
 
     let t = Instant::now();
     let features = features::compute(&bars.close, &cfg.grid.windows);
+    let columns = columns_of(&bars, &features);
     let costs = cfg.grid.engine_costs(bars.digits);
+    let mut meta = metadata(cfg, &bars, &report, &info);
+    phases.push(("features", t.elapsed()));
+
+    let t = Instant::now();
+    let resident = match &mut backend {
+        Backend::Sandbox(sandbox) if cfg.resident_columns => {
+            sandbox.embed_columns(&cfg.component.bytes, &columns, cfg.cache_dir.as_deref())?
+        }
+        _ => None,
+    };
     let job = Job::new(
         &cfg.grid,
         info.params.clone(),
         param_order.clone(),
-        columns_of(&bars, &features),
+        columns,
         costs,
-    );
-    let mut meta = metadata(cfg, &bars, &report, &info);
-    phases.push(("features", t.elapsed()));
+    )
+    .with_resident_columns(resident);
+    if resident.is_some() {
+        phases.push(("image", t.elapsed()));
+    }
 
     let checkpoint = Checkpoint::open(&cfg.output, &manifest(cfg, &meta, batches.len()), cfg.fresh)?;
     let done_before = checkpoint.done()?;

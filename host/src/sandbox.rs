@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Linker, Resource, ResourceTable};
+use stratbox_engine::protocol::{PROTOCOL_RESIDENT, ResidentHeader};
+use wasmtime::component::{Component, Linker, Resource, ResourceTable};
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 
 use crate::component::{self, Compiled, Surface};
@@ -274,6 +275,9 @@ const RANDOM_SEED: u64 = 0x5354_5241_5442_4f58; // "STRATBOX"
 pub struct Sandbox {
     engine: Engine,
     pre: BacktesterPre<State>,
+    /// Where the columns lie in every instance's memory, once [`Sandbox::embed_columns`] has
+    /// put them into the component's memory image.
+    resident: Option<ResidentHeader>,
     limits: Limits,
     info: ComponentInfo,
     surface: Surface,
@@ -289,12 +293,13 @@ impl Drop for Sandbox {
 
 /// Linear memory kept mapped and resident between the instances of one pool slot.
 ///
-/// Why: every batch copies ~24 MB of columns into a fresh instance. With memory mapped anew per
-/// instance, each of those pages faults in (and is zeroed by the kernel) on every batch; on this
-/// machine kind that was half the cost of a one-strategy batch (34 ms -> 17 ms in the guest
-/// call). Kept resident, a slot's pages are reset with a memset of what was used instead (on
-/// Linux 6.7+ only the pages the batch wrote, found with `PAGEMAP_SCAN`). The instance still
-/// starts from a fresh, zeroed memory: isolation between batches is unchanged.
+/// Why: with memory mapped anew per instance, every page a batch touches faults in (and is
+/// zeroed by the kernel) on every batch; on this machine kind that was half the cost of a
+/// one-strategy batch when the columns were copied in (34 ms -> 17 ms in the guest call). Kept
+/// resident, a slot's pages are reset with a memset of what was used instead (on Linux 6.7+
+/// only the pages the batch wrote, found with `PAGEMAP_SCAN`; pages of the memory image that
+/// were only read, such as resident columns, are not touched at all). The instance still starts
+/// from a fresh memory: isolation between batches is unchanged.
 const KEEP_RESIDENT: usize = 64 << 20;
 
 /// The pooling allocator's sizing: a slot per instance alive at once, and generous limits per
@@ -340,6 +345,23 @@ fn engine_config(limits: &Limits) -> Config {
         });
     }
     config
+}
+
+/// Why linking failed: the host's fault, or the component's.
+enum LinkError {
+    Engine(String),
+    Component(String),
+}
+
+/// Links WASI granting nothing (plus the no-op sleep) and pre-instantiates `component`.
+fn link(engine: &Engine, component: &Component) -> Result<BacktesterPre<State>, LinkError> {
+    let mut linker: Linker<State> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LinkError::Engine(format!("{e:#}")))?;
+    never_sleep(&mut linker).map_err(|e| LinkError::Engine(format!("{e:#}")))?;
+    let instance_pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| LinkError::Component(format!("{e:#}")))?;
+    BacktesterPre::new(instance_pre).map_err(|e| LinkError::Component(format!("{e:#}")))
 }
 
 /// The engine: pooled (see [`KEEP_RESIDENT`]) where the system grants the address space, else
@@ -391,14 +413,10 @@ impl Sandbox {
                 component::ALLOWED_IMPORTS.join(", ")
             )));
         }
-        let mut linker: Linker<State> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        never_sleep(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        let instance_pre = linker
-            .instantiate_pre(&component)
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = BacktesterPre::new(instance_pre).map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = link(&engine, &component).map_err(|e| match e {
+            LinkError::Engine(e) => LoadError::Engine(e),
+            LinkError::Component(e) => invalid(e),
+        })?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -426,6 +444,7 @@ impl Sandbox {
             surface,
             compiled,
             ticker_stop,
+            resident: None,
         };
         let (mut store, instance) = sandbox.instantiate().map_err(|e| invalid(e.to_string()))?;
         let info = instance
@@ -447,6 +466,63 @@ impl Sandbox {
 
     pub fn info(&self) -> &ComponentInfo {
         &self.info
+    }
+
+    /// Puts `columns` into the memory image of `component` (the bytes this sandbox was made
+    /// from), so that batches read them there instead of receiving them (see [`crate::image`]).
+    /// Returns the header every batch input then starts with, or `None`, leaving the sandbox as
+    /// it was, when the component does not read resident columns, when the columns would take
+    /// more than half the memory cap, or when there is no `cache`: the rewritten component is
+    /// compiled once per data set and kept there, and compiling it on every run would cost
+    /// more than it saves.
+    pub fn embed_columns(
+        &mut self,
+        component: &[u8],
+        columns: &stratbox_engine::ColumnsRef,
+        cache: Option<&std::path::Path>,
+    ) -> Result<Option<ResidentHeader>, LoadError> {
+        let Some(cache) = cache else {
+            return Ok(None);
+        };
+        let invalid = |reason: String| LoadError::Invalid {
+            origin: "the component with the columns in its memory image".into(),
+            reason,
+        };
+        #[cfg(target_endian = "little")]
+        let with = component::compile_with_columns(
+            &self.engine,
+            component,
+            columns,
+            self.limits.memory_bytes / 2,
+            self.limits.compile_time,
+            cache,
+        )
+        .map_err(invalid)?;
+        #[cfg(not(target_endian = "little"))]
+        let with: Option<component::WithColumns> = {
+            let _ = (component, columns, cache);
+            None
+        };
+        let Some(with) = with else {
+            return Ok(None);
+        };
+        self.pre = link(&self.engine, &with.component).map_err(|e| match e {
+            LinkError::Engine(e) => LoadError::Engine(e),
+            LinkError::Component(e) => invalid(e),
+        })?;
+        self.compiled = with.compiled;
+        let header = ResidentHeader {
+            protocol: PROTOCOL_RESIDENT,
+            columns_at: with.columns_at,
+            columns_len: with.columns_len,
+        };
+        self.resident = Some(header);
+        Ok(Some(header))
+    }
+
+    /// The header of batch inputs when the columns are in the memory image.
+    pub fn resident(&self) -> Option<ResidentHeader> {
+        self.resident
     }
 
     /// The component's imports and exports.

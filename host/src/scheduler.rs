@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use stratbox_engine::protocol::{self, BatchOutput, PROTOCOL_VERSION};
+use stratbox_engine::protocol::{self, BatchOutput, PROTOCOL_VERSION, ResidentHeader};
 use stratbox_engine::{ColumnsRef, Costs, ResultRow, StrategyParams};
 
 use crate::grid::Grid;
@@ -85,6 +85,9 @@ pub struct Job<'a> {
     /// Borrowed, not encoded: each worker's [`Encoder`] writes them once into its own buffer, so
     /// the ~24 MB are written once per worker (in parallel) and never copied from a shared one.
     columns: ColumnsRef<'a>,
+    /// Set when the columns are in the component's memory image: inputs then carry this header
+    /// instead of the columns (protocol 3).
+    resident: Option<ResidentHeader>,
 }
 
 impl<'a> Job<'a> {
@@ -101,7 +104,20 @@ impl<'a> Job<'a> {
             param_names,
             costs,
             columns,
+            resident: None,
         }
+    }
+
+    /// Inputs say where the columns already are (`header`) instead of carrying them: for a
+    /// sandbox whose component has them in its memory image ([`Sandbox::embed_columns`]).
+    pub fn with_resident_columns(mut self, header: Option<ResidentHeader>) -> Job<'a> {
+        self.resident = header;
+        self
+    }
+
+    /// The protocol version of this job's inputs and replies.
+    fn protocol(&self) -> u32 {
+        self.resident.map_or(PROTOCOL_VERSION, |h| h.protocol)
     }
 
     /// The bincode `BatchInput` of strategies `range`.
@@ -115,8 +131,14 @@ impl<'a> Job<'a> {
     /// the fields every batch shares, `(PROTOCOL_VERSION, 0, columns)`, are written here once
     /// and each batch appends only its own.
     pub fn encoder(&self) -> Encoder<'_> {
-        let mut buf = protocol::encode(&(PROTOCOL_VERSION, 0u32));
-        protocol::encode_columns_into(&self.columns, &mut buf);
+        let buf = match &self.resident {
+            Some(header) => protocol::encode(header),
+            None => {
+                let mut buf = protocol::encode(&(PROTOCOL_VERSION, 0u32));
+                protocol::encode_columns_into(&self.columns, &mut buf);
+                buf
+            }
+        };
         Encoder {
             job: self,
             prefix: buf.len(),
@@ -142,10 +164,11 @@ impl<'a> Job<'a> {
     /// Decodes a reply and checks that it holds exactly the expected rows, in order.
     pub fn check_reply(&self, range: &Range<u64>, bytes: &[u8]) -> Result<Vec<ResultRow>, BatchError> {
         let out: BatchOutput = protocol::decode(bytes).map_err(BatchError::Malformed)?;
-        if out.protocol != PROTOCOL_VERSION {
+        if out.protocol != self.protocol() {
             return Err(BatchError::Malformed(format!(
-                "protocol version {} (expected {PROTOCOL_VERSION})",
-                out.protocol
+                "protocol version {} (expected {})",
+                out.protocol,
+                self.protocol()
             )));
         }
         let lots = &self.grid.lots;

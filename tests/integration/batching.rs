@@ -25,6 +25,7 @@ pub fn config(data: &Path, output: &Path, batch_size: u64, jobs: usize, engine: 
         shard: None,
         fresh: false,
         cache_dir: None,
+        resident_columns: true,
         output: output.to_owned(),
     }
 }
@@ -58,5 +59,20 @@ fn identical_files_for_batch_sizes_1_7_200_4620_and_for_both_engines() {
     assert!(
         std::fs::read(&out).unwrap() == files[0].1,
         "native and sandboxed files differ"
+    );
+    // So do the columns in the component's memory image instead of copied into each instance
+    // (the runs above have no compile cache, so they copy).
+    let out = dir.path().join("image.parquet");
+    let mut cfg = config(&data, &out, 200, 2, EngineKind::Sandbox);
+    cfg.cache_dir = Some(dir.path().join("cache"));
+    let summary = run::run(&cfg, &mut Quiet).unwrap();
+    assert!(
+        summary.phases.iter().any(|(phase, _)| *phase == "image"),
+        "the columns did not go into the memory image: {:?}",
+        summary.phases
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == files[0].1,
+        "columns in the memory image give a different file"
     );
 }

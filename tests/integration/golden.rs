@@ -210,18 +210,91 @@ fn results_match_golden_rows() {
 /// optimisation since must leave every bit of every row as it was.
 const FULL_GRID_ROWS_SHA256: &str = "2b657a4b999c96e4128cee482a930707c324c3d53479c1bad5026ca622b43753";
 
-#[test]
-fn full_grid_rows_are_bit_identical_to_the_pre_optimisation_engine() {
+fn rows_digest(reply: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    let grid = Grid::default_grid();
-    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
-    let order = grid.match_params(&names).unwrap();
-    let job = stratbox::scheduler::Job::new(&grid, names, order, year_columns().view(), grid.engine_costs(5));
-    let reply = stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&(0..grid.size()))).unwrap();
-    assert_eq!(reply[..4], PROTOCOL_VERSION.to_le_bytes());
-    let digest: String = Sha256::digest(&reply[4..])
+    Sha256::digest(&reply[4..])
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(digest, FULL_GRID_ROWS_SHA256);
+        .collect()
+}
+
+fn full_grid_job(grid: &Grid) -> stratbox::scheduler::Job<'_> {
+    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
+    let order = grid.match_params(&names).unwrap();
+    stratbox::scheduler::Job::new(grid, names, order, year_columns().view(), grid.engine_costs(5))
+}
+
+#[test]
+fn full_grid_rows_are_bit_identical_to_the_pre_optimisation_engine() {
+    let grid = Grid::default_grid();
+    let job = full_grid_job(&grid);
+    let reply = stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&(0..grid.size()))).unwrap();
+    assert_eq!(reply[..4], PROTOCOL_VERSION.to_le_bytes());
+    assert_eq!(rows_digest(&reply), FULL_GRID_ROWS_SHA256);
+}
+
+/// The sandboxed engine reading the year's columns from its memory image (protocol 3) gives the
+/// same rows, bit for bit; the input no longer carries the columns; and a second sandbox finds
+/// the compiled component in the cache.
+#[test]
+fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
+    use stratbox::component::Compiled;
+    use stratbox::run::ComponentSource;
+    use stratbox::sandbox::{Limits, Sandbox};
+    use stratbox_engine::protocol::PROTOCOL_RESIDENT;
+    let grid = Grid::default_grid();
+    let bytes = ComponentSource::default_component().bytes;
+    let cache = tempfile::tempdir().unwrap();
+    let mut sandbox = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
+    let header = sandbox
+        .embed_columns(&bytes, &year_columns().view(), Some(cache.path()))
+        .unwrap()
+        .expect("the built-in component reads resident columns");
+    assert_eq!(header.protocol, PROTOCOL_RESIDENT);
+    assert_eq!(sandbox.compiled(), Compiled::Fresh);
+    let job = full_grid_job(&grid).with_resident_columns(Some(header));
+    let input = job.encode(&(0..grid.size()));
+    assert!(
+        input.len() < 1 << 20,
+        "{} bytes: the columns were sent",
+        input.len()
+    );
+    let reply = sandbox.run_batch(&input).unwrap().bytes;
+    assert_eq!(reply[..4], PROTOCOL_RESIDENT.to_le_bytes());
+    assert_eq!(rows_digest(&reply), FULL_GRID_ROWS_SHA256);
+    job.check_reply(&(0..grid.size()), &reply).unwrap();
+
+    let mut again = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
+    let header_again = again
+        .embed_columns(&bytes, &year_columns().view(), Some(cache.path()))
+        .unwrap();
+    assert_eq!(header_again, Some(header));
+    assert_eq!(again.compiled(), Compiled::FromCache);
+}
+
+/// A host bug or a hostile caller that points a protocol-3 input outside the instance's memory
+/// gets a refusal from the guest, not a read of whatever lies there.
+#[test]
+fn a_resident_header_pointing_outside_the_memory_is_refused_by_the_guest() {
+    use stratbox::run::ComponentSource;
+    use stratbox::sandbox::{BatchError, Limits, Sandbox};
+    use stratbox_engine::protocol::{PROTOCOL_RESIDENT, ResidentHeader};
+    let grid = Grid::default_grid();
+    let bytes = ComponentSource::default_component().bytes;
+    let sandbox = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
+    let header = ResidentHeader {
+        protocol: PROTOCOL_RESIDENT,
+        columns_at: 3 << 30,
+        columns_len: 1 << 20,
+    };
+    let job = full_grid_job(&grid).with_resident_columns(Some(header));
+    match sandbox.run_batch(&job.encode(&(0..3))) {
+        Err(BatchError::Guest(message)) => {
+            assert!(message.contains("lie outside this instance's"), "{message}")
+        }
+        other => panic!(
+            "expected the guest to refuse, got {:?}",
+            other.map(|r| r.bytes.len())
+        ),
+    }
 }

@@ -50,5 +50,13 @@ macro_rules! export_strategy {
         }
 
         $crate::export_backtester!(StratboxComponent with_types_in $crate);
+
+        /// Declares that this component reads resident columns (protocol 3): the host may put
+        /// the columns into its memory image instead of copying them into every instance. What
+        /// makes that safe is the allocator: Rust's on wasm32-wasip2 never writes above the
+        /// memory the module was linked with unless it grew it there first.
+        #[unsafe(link_section = "stratbox:resident-columns")]
+        #[used]
+        static STRATBOX_RESIDENT_COLUMNS: [u8; 1] = [3];
     };
 }
