@@ -8,6 +8,9 @@
 //! - `sandbox_overhead`: an empty batch (instantiate + the columns in + decode + reply out)
 //!   vs a full batch: the sandbox's fixed cost per batch, with the columns copied in and with
 //!   them in the memory image.
+//! - `engine`: one strategy natively (the engine alone, columns borrowed, no bytes decoded):
+//!   strategy 0 of the default grid (the one with the most trades) and strategy 4619 (one of
+//!   the fewest).
 //! - `features`: SPEC section 2 on the year.
 //! - `parquet`: building and writing the 13,860-row results file.
 
@@ -124,5 +127,38 @@ fn parquet(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, batch, features, parquet);
+fn engine(c: &mut Criterion) {
+    use stratbox_engine::protocol::{BatchInput, PROTOCOL_VERSION, StrategyParams};
+    let bars = year();
+    let grid = Grid::default_grid();
+    let cols = run::prepare_columns(&bars, &grid);
+    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
+    let order = grid.match_params(&names).unwrap();
+    let input = |id: u64| {
+        let values = grid.values(id);
+        BatchInput {
+            protocol: PROTOCOL_VERSION,
+            reserved: 0,
+            columns: cols.clone(),
+            param_names: names.clone(),
+            strategies: vec![StrategyParams {
+                id,
+                values: order.iter().map(|&p| values[p]).collect(),
+            }],
+            lots: grid.lots.clone(),
+            costs: grid.engine_costs(bars.digits),
+        }
+    };
+    let mut g = c.benchmark_group("engine");
+    g.sample_size(20);
+    for id in [0, 4619] {
+        let one = input(id);
+        g.bench_function(format!("one_strategy_native_{id}"), |b| {
+            b.iter(|| stratbox_engine::run_batch::<Mvt>(black_box(&one)).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, batch, engine, features, parquet);
 criterion_main!(benches);
