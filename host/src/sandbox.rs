@@ -275,9 +275,6 @@ const RANDOM_SEED: u64 = 0x5354_5241_5442_4f58; // "STRATBOX"
 pub struct Sandbox {
     engine: Engine,
     pre: BacktesterPre<State>,
-    /// Where the columns lie in every instance's memory, once [`Sandbox::embed_columns`] has
-    /// put them into the component's memory image.
-    resident: Option<ResidentHeader>,
     limits: Limits,
     info: ComponentInfo,
     surface: Surface,
@@ -353,6 +350,16 @@ enum LinkError {
     Component(String),
 }
 
+impl LinkError {
+    /// As a load error, the component's fault worded by `invalid`.
+    fn load_error(self, invalid: impl Fn(String) -> LoadError) -> LoadError {
+        match self {
+            LinkError::Engine(e) => LoadError::Engine(e),
+            LinkError::Component(e) => invalid(e),
+        }
+    }
+}
+
 /// Links WASI granting nothing (plus the no-op sleep) and pre-instantiates `component`.
 fn link(engine: &Engine, component: &Component) -> Result<BacktesterPre<State>, LinkError> {
     let mut linker: Linker<State> = Linker::new(engine);
@@ -413,10 +420,7 @@ impl Sandbox {
                 component::ALLOWED_IMPORTS.join(", ")
             )));
         }
-        let pre = link(&engine, &component).map_err(|e| match e {
-            LinkError::Engine(e) => LoadError::Engine(e),
-            LinkError::Component(e) => invalid(e),
-        })?;
+        let pre = link(&engine, &component).map_err(|e| e.load_error(invalid))?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -444,7 +448,6 @@ impl Sandbox {
             surface,
             compiled,
             ticker_stop,
-            resident: None,
         };
         let (mut store, instance) = sandbox.instantiate().map_err(|e| invalid(e.to_string()))?;
         let info = instance
@@ -486,7 +489,7 @@ impl Sandbox {
         };
         let invalid = |reason: String| LoadError::Invalid {
             origin: "the component with the columns in its memory image".into(),
-            reason,
+            reason: format!("{reason} (--copy-columns sends the columns with every batch instead)"),
         };
         #[cfg(target_endian = "little")]
         let with = component::compile_with_columns(
@@ -506,23 +509,13 @@ impl Sandbox {
         let Some(with) = with else {
             return Ok(None);
         };
-        self.pre = link(&self.engine, &with.component).map_err(|e| match e {
-            LinkError::Engine(e) => LoadError::Engine(e),
-            LinkError::Component(e) => invalid(e),
-        })?;
+        self.pre = link(&self.engine, &with.component).map_err(|e| e.load_error(invalid))?;
         self.compiled = with.compiled;
-        let header = ResidentHeader {
+        Ok(Some(ResidentHeader {
             protocol: PROTOCOL_RESIDENT,
             columns_at: with.columns_at,
             columns_len: with.columns_len,
-        };
-        self.resident = Some(header);
-        Ok(Some(header))
-    }
-
-    /// The header of batch inputs when the columns are in the memory image.
-    pub fn resident(&self) -> Option<ResidentHeader> {
-        self.resident
+        }))
     }
 
     /// The component's imports and exports.
