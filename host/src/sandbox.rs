@@ -475,9 +475,9 @@ impl Sandbox {
     /// from), so that batches read them there instead of receiving them (see [`crate::image`]).
     /// Returns the header every batch input then starts with, or `None`, leaving the sandbox as
     /// it was, when the component does not read resident columns, when the columns would take
-    /// more than half the memory cap, or when there is no `cache`: the rewritten component is
-    /// compiled once per data set and kept there, and compiling it on every run would cost
-    /// more than it saves.
+    /// more than half the memory cap, on Windows (below), or when there is no `cache`: the
+    /// rewritten component is compiled once per data set and kept there, and compiling it on
+    /// every run would cost more than it saves.
     pub fn embed_columns(
         &mut self,
         component: &[u8],
@@ -487,6 +487,12 @@ impl Sandbox {
         let Some(cache) = cache else {
             return Ok(None);
         };
+        // wasmtime maps memory images (copy-on-write, from the cached artifact's file) on Linux
+        // and macOS only; on Windows it would copy the image into every instance, which costs
+        // what copying the columns in does, so the compile would buy nothing there.
+        if !cfg!(any(target_os = "linux", target_os = "macos")) {
+            return Ok(None);
+        }
         let invalid = |reason: String| LoadError::Invalid {
             origin: "the component with the columns in its memory image".into(),
             reason: format!("{reason} (--copy-columns sends the columns with every batch instead)"),
