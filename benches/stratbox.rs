@@ -32,12 +32,39 @@ fn year() -> data::Bars {
         .0
 }
 
-fn batch(c: &mut Criterion) {
+/// What the batch, engine and Parquet benches share: the year, the default grid, the year's
+/// columns, and the MVT parameter names with their grid positions.
+struct Setup {
+    bars: data::Bars,
+    grid: Grid,
+    cols: stratbox_engine::Columns,
+    names: Vec<String>,
+    order: Vec<usize>,
+}
+
+fn setup() -> Setup {
     let bars = year();
     let grid = Grid::default_grid();
     let cols = run::prepare_columns(&bars, &grid);
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
+    Setup {
+        bars,
+        grid,
+        cols,
+        names,
+        order,
+    }
+}
+
+fn batch(c: &mut Criterion) {
+    let Setup {
+        bars,
+        grid,
+        cols,
+        names,
+        order,
+    } = setup();
     let costs = grid.engine_costs(bars.digits);
     let job = Job::new(&grid, names.clone(), order.clone(), cols.view(), costs);
     let bytes = ComponentSource::default_component().bytes;
@@ -95,11 +122,13 @@ fn features(c: &mut Criterion) {
 }
 
 fn parquet(c: &mut Criterion) {
-    let bars = year();
-    let grid = Grid::default_grid();
-    let cols = run::prepare_columns(&bars, &grid);
-    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
-    let order = grid.match_params(&names).unwrap();
+    let Setup {
+        bars,
+        grid,
+        cols,
+        names,
+        order,
+    } = setup();
     let job = Job::new(
         &grid,
         names,
@@ -129,11 +158,13 @@ fn parquet(c: &mut Criterion) {
 
 fn engine(c: &mut Criterion) {
     use stratbox_engine::protocol::{BatchInput, PROTOCOL_VERSION, StrategyParams};
-    let bars = year();
-    let grid = Grid::default_grid();
-    let cols = run::prepare_columns(&bars, &grid);
-    let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
-    let order = grid.match_params(&names).unwrap();
+    let Setup {
+        bars,
+        grid,
+        cols,
+        names,
+        order,
+    } = setup();
     let input = |id: u64| {
         let values = grid.values(id);
         BatchInput {
