@@ -18,12 +18,13 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use stratbox::cache::Cache;
 use stratbox::data::{self, LoadOptions};
 use stratbox::grid::Grid;
 use stratbox::results;
+use stratbox::run::Job;
 use stratbox::run::{self, ComponentSource};
 use stratbox::sandbox::{Limits, Sandbox};
-use stratbox::scheduler::Job;
 use stratbox_engine::{Mvt, Strategy};
 
 fn year() -> data::Bars {
@@ -45,7 +46,7 @@ struct Setup {
 fn setup() -> Setup {
     let bars = year();
     let grid = Grid::default_grid();
-    let cols = run::prepare_columns(&bars, &grid);
+    let cols = stratbox::features::owned_columns(&bars, &grid.windows);
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
     Setup {
@@ -74,7 +75,7 @@ fn batch(c: &mut Criterion) {
     let cache = tempfile::tempdir().unwrap();
     let mut imaged = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
     let header = imaged
-        .embed_columns(&bytes, &cols.view(), Some(cache.path()))
+        .embed_columns(&bytes, &cols.view(), Some(&Cache::at(cache.path())))
         .unwrap();
     assert!(header.is_some(), "the built-in component reads resident columns");
     let image_job = Job::new(&grid, names, order, cols.view(), costs).with_resident_columns(header);

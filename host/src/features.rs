@@ -6,6 +6,9 @@
 //! No `mul_add` anywhere: a fused multiply-add rounds once instead of twice.
 
 use serde::{Deserialize, Serialize};
+use stratbox_engine::{Columns, ColumnsRef};
+
+use crate::data::Bars;
 
 /// Window lengths, in bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,5 +126,38 @@ pub fn compute(close: &[i64], w: &Windows) -> Features {
         volatility: volatility(&ret1, w.n_vol),
         trend: trend(close, w.n_fast, w.n_slow),
         ret1,
+    }
+}
+
+impl Features {
+    /// `bars` and these features as the engine reads them, borrowed: a run keeps the bars, so
+    /// nothing of the ~15 MB of a year's bars is copied.
+    pub fn columns<'a>(&'a self, bars: &'a Bars) -> ColumnsRef<'a> {
+        ColumnsRef {
+            time: &bars.time,
+            open: &bars.open,
+            high: &bars.high,
+            low: &bars.low,
+            close: &bars.close,
+            momentum: &self.momentum,
+            volatility: &self.volatility,
+            trend: &self.trend,
+        }
+    }
+}
+
+/// Owned columns of `bars` and their features, for callers that keep them beyond the bars (the
+/// replays of the report and `trades`).
+pub fn owned_columns(bars: &Bars, windows: &Windows) -> Columns {
+    let f = compute(&bars.close, windows);
+    Columns {
+        time: bars.time.clone(),
+        open: bars.open.clone(),
+        high: bars.high.clone(),
+        low: bars.low.clone(),
+        close: bars.close.clone(),
+        momentum: f.momentum,
+        volatility: f.volatility,
+        trend: f.trend,
     }
 }

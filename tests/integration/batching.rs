@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use stratbox::cache::Cache;
 use stratbox::data::LoadOptions;
 use stratbox::grid::Grid;
 use stratbox::run::{self, ComponentSource, EngineKind, Quiet, RunConfig};
@@ -17,14 +18,16 @@ pub fn config(data: &Path, output: &Path, batch_size: u64, jobs: usize, engine: 
         grid: Grid::default_grid(),
         component: ComponentSource::default_component(),
         engine,
-        limits: Limits::default(),
+        limits: Limits {
+            instances: jobs,
+            ..Limits::default()
+        },
         batch_size,
-        jobs,
         range: None,
         window: None,
         shard: None,
         fresh: false,
-        cache_dir: None,
+        cache: None,
         resident_columns: true,
         output: output.to_owned(),
     }
@@ -64,7 +67,7 @@ fn identical_files_for_batch_sizes_1_7_200_4620_and_for_both_engines() {
     // (the runs above have no compile cache, so they copy).
     let out = dir.path().join("image.parquet");
     let mut cfg = config(&data, &out, 200, 2, EngineKind::Sandbox);
-    cfg.cache_dir = Some(dir.path().join("cache"));
+    cfg.cache = Some(Cache::at(dir.path().join("cache")));
     let summary = run::run(&cfg, &mut Quiet).unwrap();
     assert!(
         summary.phases.iter().any(|(phase, _)| *phase == "image"),

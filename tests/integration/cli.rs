@@ -1,11 +1,13 @@
 //! The command line as a user meets it: exit codes, messages, and no output left behind on error.
 
+use stratbox::Exit;
+
 use crate::common::{stratbox, text, year_lines};
 
 #[test]
 fn grid_prints_the_default_size() {
     let o = stratbox(&["grid"]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()));
     let out = text(&o.stdout);
     assert!(
         out.contains("4620 strategies x 3 lot sizes = 13860 rows"),
@@ -40,8 +42,8 @@ fn assert_refused(case: &str, path: &std::path::Path, expect: &[&str]) {
     let err = text(&o.stderr);
     assert_eq!(
         o.status.code(),
-        Some(2),
-        "{case}: exit code 2 = bad input; stderr:\n{err}"
+        Some(Exit::BadInput.code()),
+        "{case}: expected Exit::BadInput; stderr:\n{err}"
     );
     for e in expect {
         assert!(err.contains(e), "{case}: message lacks {e:?}:\n{err}");
@@ -91,7 +93,7 @@ fn a_missing_data_file_is_bad_input() {
         "--output",
         "/tmp/never.parquet",
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()));
     assert!(text(&o.stderr).contains("/nonexistent/EURUSD.csv"));
 }
 
@@ -104,7 +106,7 @@ fn a_memory_cap_below_the_components_starting_memory_names_both_sizes() {
     let out = dir.path().join("o.parquet");
     let o = stratbox(&["discover", "--memory-mib", "1", "--output", out.to_str().unwrap()]);
     let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
     // The built-in guest starts with its 1 MiB stack plus static data, so a bit over 1 MiB.
     assert!(
         err.contains("needs 2 MiB of linear memory to start, more than the cap of 1 MiB (--memory-mib)"),
@@ -131,7 +133,7 @@ fn a_grid_that_does_not_fit_the_strategy_is_refused_before_running() {
         out.to_str().unwrap(),
     ]);
     let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
     assert!(err.contains("missing") && err.contains("vol_max"), "{err}");
     assert!(!out.exists());
 }
@@ -140,7 +142,7 @@ fn a_grid_that_does_not_fit_the_strategy_is_refused_before_running() {
 fn data_check_summarises_the_real_files() {
     let o = stratbox(&["data", "check", stratbox::run::bundled_data().to_str().unwrap()]);
     let out = text(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     assert!(out.contains("histdata"), "{out}");
     assert!(
         out.contains("372607 bars, 2018-01-01 22:00:00 UTC .. 2018-12-31 21:59:00 UTC, interval 60 s"),
@@ -151,12 +153,12 @@ fn data_check_summarises_the_real_files() {
     // MetaTrader broker time needs --tz, and the error says so.
     let mt4 = crate::common::shared("data/mt4/EURUSD1.csv");
     let o = stratbox(&["data", "check", mt4.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()));
     assert!(text(&o.stderr).contains("--tz"), "{}", text(&o.stderr));
 
     // JSON: the 32-day hole is the largest gap (server time UTC+3: 2022-08-19 23:58 -> 20:58 UTC).
     let o = stratbox(&["data", "check", "--json", "--tz", "+03:00", mt4.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["bars"], 34342);
     assert_eq!(v["files"][0]["format"], "mt4");
@@ -181,7 +183,7 @@ fn json_progress_keeps_stdout_machine_readable() {
         "--progress",
         "json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     let events: Vec<serde_json::Value> = text(&o.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))

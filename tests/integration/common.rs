@@ -33,7 +33,7 @@ pub fn year() -> &'static Bars {
 /// Feature columns of the bundled year under the default grid.
 pub fn year_columns() -> &'static Columns {
     static COLS: OnceLock<Columns> = OnceLock::new();
-    COLS.get_or_init(|| run::prepare_columns(year(), &Grid::default_grid()))
+    COLS.get_or_init(|| stratbox::features::owned_columns(year(), &Grid::default_grid().windows))
 }
 
 /// The first `n` bars of the bundled year's columns.

@@ -2,8 +2,8 @@
 //! run in the sandbox and checked against an independent, naive implementation of its rule.
 
 use stratbox::grid::Grid;
+use stratbox::run::Job;
 use stratbox::sandbox::{Limits, Sandbox};
-use stratbox::scheduler::Job;
 use stratbox_engine::metrics::summarise;
 use stratbox_engine::sim::{Exits, Side, TradeLog, simulate};
 

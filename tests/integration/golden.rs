@@ -61,7 +61,10 @@ fn est(i: usize) -> String {
 #[test]
 fn bar_times_are_utc_from_fixed_est() {
     // First bar: 2018-01-01 17:00 EST = 22:00 UTC.
-    assert_eq!(stratbox::run::iso_utc(year().time[0]), "2018-01-01T22:00:00Z");
+    assert_eq!(
+        stratbox::util::time::iso_utc(year().time[0]),
+        "2018-01-01T22:00:00Z"
+    );
     assert_eq!(est(0), "20180101170000");
 }
 
@@ -218,10 +221,10 @@ fn rows_digest(reply: &[u8]) -> String {
         .collect()
 }
 
-fn full_grid_job(grid: &Grid) -> stratbox::scheduler::Job<'_> {
+fn full_grid_job(grid: &Grid) -> stratbox::run::Job<'_> {
     let names: Vec<String> = Mvt::PARAMS.iter().map(|s| s.to_string()).collect();
     let order = grid.match_params(&names).unwrap();
-    stratbox::scheduler::Job::new(grid, names, order, year_columns().view(), grid.engine_costs(5))
+    stratbox::run::Job::new(grid, names, order, year_columns().view(), grid.engine_costs(5))
 }
 
 #[test]
@@ -238,8 +241,8 @@ fn full_grid_rows_are_bit_identical_to_the_pre_optimisation_engine() {
 /// the compiled component in the cache.
 #[test]
 fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
-    use stratbox::component::Compiled;
     use stratbox::run::ComponentSource;
+    use stratbox::sandbox::Compiled;
     use stratbox::sandbox::{Limits, Sandbox};
     use stratbox_engine::protocol::PROTOCOL_RESIDENT;
     let grid = Grid::default_grid();
@@ -247,7 +250,11 @@ fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
     let cache = tempfile::tempdir().unwrap();
     let mut sandbox = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
     let header = sandbox
-        .embed_columns(&bytes, &year_columns().view(), Some(cache.path()))
+        .embed_columns(
+            &bytes,
+            &year_columns().view(),
+            Some(&stratbox::cache::Cache::at(cache.path())),
+        )
         .unwrap()
         .expect("the built-in component reads resident columns");
     assert_eq!(header.protocol, PROTOCOL_RESIDENT);
@@ -266,7 +273,11 @@ fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
 
     let mut again = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
     let header_again = again
-        .embed_columns(&bytes, &year_columns().view(), Some(cache.path()))
+        .embed_columns(
+            &bytes,
+            &year_columns().view(),
+            Some(&stratbox::cache::Cache::at(cache.path())),
+        )
         .unwrap();
     assert_eq!(header_again, Some(header));
     assert_eq!(again.compiled(), Compiled::FromCache);

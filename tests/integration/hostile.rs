@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use stratbox::grid::Grid;
-use stratbox::sandbox::{BatchError, Limits, Sandbox};
-use stratbox::scheduler::{self, Backend, Job};
+use stratbox::run::{self, Backend, Job};
+use stratbox::sandbox::{BatchError, Limits, Sandbox, Stream};
 use stratbox_engine::metrics::summarise;
 use stratbox_engine::sim::TradeLog;
 
@@ -31,7 +31,7 @@ fn run_mode(sandbox: &Backend, mode: u32) -> BatchError {
     let order = g.match_params(&names).unwrap();
     let costs = g.engine_costs(5);
     let job = Job::new(&g, names, order, cols.view(), costs);
-    let outcome = scheduler::run_batch(sandbox, &job, 0, 0..6);
+    let outcome = run::run_batch(sandbox, &job, 0, 0..6);
     assert_eq!(outcome.failures.len(), 1, "mode {mode}: {:?}", outcome.failures);
     assert_eq!(
         outcome.failures[0].range,
@@ -135,7 +135,7 @@ fn hostile_guests_fail_alone_with_the_right_reason() {
     // 12: writes 100 MB to stdout -> the output cap.
     check(
         12,
-        &|r| matches!(r, BatchError::OutputCap { stream: "stdout", limit } if *limit == 1 << 20),
+        &|r| matches!(r, BatchError::OutputCap { stream: Stream::Stdout, limit } if *limit == 1 << 20),
     );
     // 13: sleeps 30 s in a host call (poll on a clock timer): timers fire at once, since the
     // guest's clock does not move; the batch is not held past its deadline.

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use stratbox::Exit;
+
 use crate::common::{stratbox, text, year_slice};
 
 /// 30,000 real bars (three weeks of 2018) and the full default grid: fast enough to run many
@@ -43,7 +45,7 @@ impl Setup {
     fn reference(&self) -> Vec<u8> {
         let out = self.out("reference.parquet");
         let o = self.discover(&out, &["--jobs", "1", "--batch-size", "100"]);
-        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
         std::fs::read(&out).unwrap()
     }
 }
@@ -54,13 +56,13 @@ fn jobs_1_and_2_give_the_same_bytes() {
     let reference = s.reference();
     let out = s.out("jobs2.parquet");
     let o = s.discover(&out, &["--jobs", "2", "--batch-size", "100"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     assert!(std::fs::read(&out).unwrap() == reference);
 }
 
 /// Batch files in the checkpoint of `out`.
 fn saved_batches(out: &Path) -> usize {
-    let parts = stratbox::checkpoint::parts_dir(out);
+    let parts = stratbox::run::parts_dir(out);
     std::fs::read_dir(&parts)
         .map(|d| {
             d.flatten()
@@ -119,7 +121,7 @@ fn killed_runs_resume_to_the_identical_file_without_recomputing() {
             &["--jobs", "1", "--batch-size", "100", "--progress", "lines"],
         );
         let err = text(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{err}");
+        assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{err}");
         let computed = err.lines().filter(|l| l.starts_with("Batch ")).count();
         // 4620 strategies / 100 = 47 batches: the resumed run computes only what was missing.
         if saved > 0 {
@@ -138,7 +140,7 @@ fn killed_runs_resume_to_the_identical_file_without_recomputing() {
             "kill {k} ({saved} batches saved): resumed file differs"
         );
         assert!(
-            !stratbox::checkpoint::parts_dir(&out).exists(),
+            !stratbox::run::parts_dir(&out).exists(),
             "the checkpoint is removed at the end"
         );
     }
@@ -153,7 +155,7 @@ fn a_checkpoint_of_another_run_is_refused_with_what_differs() {
     let s = setup();
     let out = s.out("mismatch.parquet");
     // A checkpoint left by a run with another batch size.
-    let parts = stratbox::checkpoint::parts_dir(&out);
+    let parts = stratbox::run::parts_dir(&out);
     std::fs::create_dir_all(&parts).unwrap();
     std::fs::write(
         parts.join("manifest.json"),
@@ -162,7 +164,7 @@ fn a_checkpoint_of_another_run_is_refused_with_what_differs() {
     .unwrap();
     let o = s.discover(&out, &["--batch-size", "100"]);
     let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
     assert!(
         err.contains("different run") && err.contains("batch_size: was 7, now 100"),
         "{err}"
@@ -170,7 +172,7 @@ fn a_checkpoint_of_another_run_is_refused_with_what_differs() {
     assert!(err.contains("--fresh"), "{err}");
     // --fresh starts over and succeeds.
     let o = s.discover(&out, &["--batch-size", "100", "--fresh"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
 }
 
 #[test]
@@ -197,7 +199,12 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
         } else {
             s.discover(&out, &["--batch-size", "100", "--shard", &format!("{k}/3")])
         };
-        assert_eq!(o.status.code(), Some(0), "shard {k}: {}", text(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(Exit::Ok.code()),
+            "shard {k}: {}",
+            text(&o.stderr)
+        );
         parts.push(out);
     }
     let merged = s.out("merged.parquet");
@@ -205,7 +212,7 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
     args.extend(parts.iter().map(|p| p.to_str().unwrap()));
     args.extend(["--output", merged.to_str().unwrap()]);
     let o = stratbox(&args);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     assert!(
         std::fs::read(&merged).unwrap() == reference,
         "merged shards differ from the single run"
@@ -220,7 +227,7 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
         s.out("bad.parquet").to_str().unwrap(),
     ]);
     let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
     assert!(
         err.contains("strategies missing") && err.contains("100, 101"),
         "{err}"
@@ -260,15 +267,15 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
     let err = text(&o.stderr);
     assert_eq!(
         o.status.code(),
-        Some(4),
-        "exit code 4 = interrupted; stderr:\n{err}"
+        Some(Exit::Interrupted.code()),
+        "expected Exit::Interrupted; stderr:\n{err}"
     );
     assert!(err.contains("run the same command again to resume"), "{err}");
     assert!(!out.exists(), "no results file from an interrupted run");
     let saved = saved_batches(&out);
     assert!((3..47).contains(&saved), "saved {saved}");
     // Nothing half-written: only complete batch files and the manifest in the checkpoint.
-    for e in std::fs::read_dir(stratbox::checkpoint::parts_dir(&out))
+    for e in std::fs::read_dir(stratbox::run::parts_dir(&out))
         .unwrap()
         .flatten()
     {
@@ -279,6 +286,6 @@ fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
         );
     }
     let o = s.discover(&out, &["--jobs", "1", "--batch-size", "100"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     assert!(std::fs::read(&out).unwrap() == reference);
 }

@@ -2,8 +2,8 @@
 
 use stratbox::grid::Grid;
 use stratbox::run;
+use stratbox::run::Job;
 use stratbox::sandbox::{Limits, Sandbox};
-use stratbox::scheduler::Job;
 use stratbox_engine::{Mvt, Strategy};
 
 use crate::common::{component, first_bars, year_columns};

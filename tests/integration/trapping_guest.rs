@@ -2,6 +2,8 @@
 //! strategies around the bad one still get rows, the other batches' rows are written, and the
 //! exit code says the run was partial.
 
+use stratbox::Exit;
+
 use crate::common::{self, stratbox, text, year_slice};
 
 /// A grid for the hostile component: strategies k = 0..20, the one with k = 7 misbehaves.
@@ -41,7 +43,11 @@ fn a_panicking_strategy_fails_alone_and_the_run_is_partial() {
         out.to_str().unwrap(),
     ]);
     let err = text(&o.stderr);
-    assert_eq!(o.status.code(), Some(3), "exit code 3 = partial; stderr:\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(Exit::Partial.code()),
+        "expected Exit::Partial; stderr:\n{err}"
+    );
     // The batch holding strategy 7 (ids 5..10, batch 2 of 4) is reported, with the reason.
     let line = err
         .lines()
@@ -70,7 +76,7 @@ fn a_panicking_strategy_fails_alone_and_the_run_is_partial() {
         .collect();
     assert!(!ids.contains(&7) && ids.contains(&6) && ids.contains(&8));
     // The failures file lists the failed strategy with its reason.
-    let failures = std::fs::read_to_string(stratbox::run::failures_path(&out)).unwrap();
+    let failures = std::fs::read_to_string(stratbox::results::sidecar::failures_path(&out)).unwrap();
     let lines: Vec<&str> = failures.lines().collect();
     assert_eq!(lines.len(), 2, "{failures}");
     assert!(

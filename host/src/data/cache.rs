@@ -7,19 +7,21 @@
 //! go into the results), the load options, the stratbox version and a digest of the loader's
 //! own sources. A changed file or loader is a different key, never a stale hit.
 //!
-//! Entries live in a directory private to the user (as compiled components do), are written to
-//! a temporary name then renamed, and end with the SHA-256 of their contents, checked before
-//! use: a damaged entry is ignored (and rewritten), never trusted. Only loads that succeeded are
-//! cached; failing data is parsed, and reported, every time.
+//! Entries are kept by [`crate::cache`], as compiled components are: private directory, atomic
+//! writes, a digest checked before use, so a damaged entry is ignored (and rewritten), never
+//! trusted. Only loads that succeeded are cached; failing data is parsed, and reported, every
+//! time.
 
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::{Bars, LoadOptions, LoadReport};
+use crate::cache::Cache;
+use crate::util::digest::hex;
 
-/// Bumped when the entry layout changes.
-const LAYOUT: u32 = 1;
+/// Bumped when the entry layout changes (2: the digest beside the entry, as `crate::cache` keeps it).
+const LAYOUT: u32 = 2;
 
 /// The key of a load of `files` (path, SHA-256 of the bytes) with `opts`.
 pub(crate) fn key(files: &[(String, String)], opts: &LoadOptions) -> String {
@@ -37,35 +39,22 @@ pub(crate) fn key(files: &[(String, String)], opts: &LoadOptions) -> String {
         h.update(format!("{} {path}\n", sha256.len()));
         h.update(sha256.as_bytes());
     }
-    crate::run::hex(&h.finalize())
+    hex(&h.finalize())
 }
 
-fn entry(dir: &Path, key: &str) -> std::path::PathBuf {
-    dir.join(format!("{key}.bars"))
+fn entry(key: &str) -> String {
+    format!("{key}.bars")
 }
 
 /// The cached load of `key`, if there is one and it checks out.
 pub(crate) fn read(dir: &Path, key: &str) -> Option<(Bars, LoadReport)> {
-    let bytes = std::fs::read(entry(dir, key)).ok()?;
-    let (body, digest) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if Sha256::digest(body).as_slice() != digest {
-        return None;
-    }
-    bincode::deserialize(body).ok()
+    let body = Cache::at(dir).read(&entry(key))?;
+    bincode::deserialize(&body).ok()
 }
 
 /// Stores a successful load. Failing to (a read-only disk, say) only costs the next run a parse.
 pub(crate) fn write(dir: &Path, key: &str, loaded: &(Bars, LoadReport)) {
-    let stored = || -> Result<(), String> {
-        crate::component::private_dir(dir)?;
-        let mut body = bincode::serialize(loaded).map_err(|e| e.to_string())?;
-        let digest = Sha256::digest(&body);
-        body.extend_from_slice(&digest);
-        crate::results::write_atomic(&entry(dir, key), |f| {
-            use std::io::Write;
-            f.write_all(&body).map_err(|e| e.to_string())
-        })
-        .map_err(|e| e.to_string())
-    };
-    let _ = stored();
+    if let Ok(body) = bincode::serialize(loaded) {
+        let _ = Cache::at(dir).store(&entry(key), &body);
+    }
 }

@@ -19,8 +19,6 @@ pub mod validate;
 use std::fmt;
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
-
 pub use error::{DataError, Defect, DefectKind, ParseOptionError, Unit};
 pub use format::Format;
 pub use price::{MAX_DIGITS, digits_for_path, format_points, symbol_in_name};
@@ -174,7 +172,7 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport),
             path: path.to_path_buf(),
             source,
         })?;
-        let sha256 = crate::run::hex(&Sha256::digest(&bytes));
+        let sha256 = crate::util::digest::sha256_hex(&bytes);
         inputs.push((path, bytes, sha256));
     }
     let cache = opts.cache_dir.as_deref().map(|dir| {

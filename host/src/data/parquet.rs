@@ -184,7 +184,7 @@ pub(crate) fn parse_parquet(
             } else {
                 to_utc.convert(secs).map_err(|_| {
                     (
-                        super::time::format_utc(secs).replace(" UTC", ""),
+                        crate::util::time::plain_utc(secs),
                         unparsable(&format!(
                             "a local time that exists in {zone} (it falls in the daylight-saving jump)"
                         )),

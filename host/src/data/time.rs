@@ -14,6 +14,8 @@ use super::error::ParseOptionError;
 
 pub const SECS_PER_DAY: i64 = 86_400;
 
+pub use crate::util::time::{civil_from_days, readable_utc as format_utc};
+
 /// The zone a file's timestamps are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TzSpec {
@@ -174,20 +176,6 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Inverse of [`days_from_civil`]: `(year, month, day)`.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[inline]
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
@@ -196,18 +184,6 @@ fn days_in_month(y: i64, m: u32) -> u32 {
         2 => 28,
         _ => 31,
     }
-}
-
-/// `YYYY-MM-DD HH:MM:SS UTC`, for messages and reports.
-pub fn format_utc(t: i64) -> String {
-    let (y, m, d) = civil_from_days(t.div_euclid(SECS_PER_DAY));
-    let s = t.rem_euclid(SECS_PER_DAY);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
 }
 
 /// Value of an all-digit slice (at most 9 digits), `None` if any byte is not a digit.

@@ -395,8 +395,6 @@ pub fn render(input: &ReportInput) -> String {
 
 /// Writes the report to `path` (atomically).
 pub fn write(path: &Path, html: &str) -> Result<(), ReportError> {
-    crate::results::write_atomic(path, |f| {
-        std::io::Write::write_all(f, html.as_bytes()).map_err(|e| e.to_string())
-    })
-    .map_err(|e| ReportError::Output(e.to_string()))
+    crate::util::fs::write_bytes_atomic(path, html.as_bytes())
+        .map_err(|e| ReportError::Output(format!("cannot write {}: {e}", path.display())))
 }

@@ -24,12 +24,22 @@ pub mod stats;
 pub mod summary;
 pub mod table;
 
-/// Why a report, summary or trade list could not be made. The CLI maps `Input` to exit code 2
-/// (the user's to fix: a flag, a results file, data) and `Output` to exit code 1.
+/// Why a report, summary or trade list could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The user's to fix: a flag, a results file, data.
     #[error("{0}")]
     Input(String),
+    /// stratbox could not write its output.
     #[error("{0}")]
     Output(String),
+}
+
+impl ReportError {
+    pub fn exit(&self) -> crate::Exit {
+        match self {
+            ReportError::Input(_) => crate::Exit::BadInput,
+            ReportError::Output(_) => crate::Exit::Failure,
+        }
+    }
 }

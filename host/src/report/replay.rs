@@ -19,9 +19,12 @@ use stratbox_engine::strategy::replay;
 use stratbox_engine::{Columns, Costs, Mvt, ResultRow, Strategy, TradeLog};
 
 use crate::data::{Bars, LoadReport, format_points};
+use crate::features::owned_columns;
 use crate::grid::Grid;
 use crate::results;
-use crate::run::{iso_utc, prepare_columns};
+use crate::run::is_builtin_family;
+use crate::util::fs::write_bytes_atomic;
+use crate::util::time::iso_utc;
 
 use super::ReportError;
 use super::table::ResultsTable;
@@ -146,7 +149,7 @@ impl Replayer {
         let order = grid.match_params(&mvt_params())?;
         let costs = grid.engine_costs(bars.digits);
         Ok(Replayer {
-            columns: prepare_columns(bars, &grid),
+            columns: owned_columns(bars, &grid.windows),
             digits: bars.digits,
             grid,
             costs,
@@ -158,7 +161,7 @@ impl Replayer {
     /// files): refuses another strategy family, other data, or other quote digits.
     pub fn from_results(table: &ResultsTable, bars: &Bars, loaded: &LoadReport) -> Result<Replayer, String> {
         let component = table.component()?;
-        if component.name != Mvt::NAME || component.params != mvt_params() {
+        if !is_builtin_family(&component.name, &component.params) {
             return Err(format!(
                 "the results come from the component {:?} (parameters {:?}); only the built-in {} family can be replayed natively",
                 component.name,
@@ -181,7 +184,7 @@ impl Replayer {
             None => bars.clone(),
         };
         Ok(Replayer {
-            columns: prepare_columns(&bars, &grid),
+            columns: owned_columns(&bars, &grid.windows),
             digits: bars.digits,
             grid,
             costs: meta.engine(),
@@ -353,9 +356,7 @@ pub fn write_trades(
         results::write_parquet(path, &mut df, about).map_err(out)
     } else {
         let text = trades_csv(trades, digits);
-        results::write_atomic(path, |f| {
-            std::io::Write::write_all(f, text.as_bytes()).map_err(|e| e.to_string())
-        })
-        .map_err(out)
+        write_bytes_atomic(path, text.as_bytes())
+            .map_err(|e| ReportError::Output(format!("cannot write {}: {e}", path.display())))
     }
 }

@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::results::keys;
+use crate::util::time::iso_utc;
 
 use super::rank::{Metric, ranked_rows};
 use super::stats::spearman;
@@ -67,9 +68,9 @@ pub fn split_windows(split: i64, first: i64, last: i64) -> Result<(Range<i64>, R
     if split <= first || split > last {
         return Err(format!(
             "the split {} is not inside the data, which spans {} to {}",
-            crate::run::iso_utc(split),
-            crate::run::iso_utc(first),
-            crate::run::iso_utc(last)
+            iso_utc(split),
+            iso_utc(first),
+            iso_utc(last)
         ));
     }
     Ok((first..split, split..last + 1))

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::{ResultsError, keys, read_parquet, write_parquet};
 use crate::grid::Grid;
-use crate::results::{self, ResultsError, keys};
 
 /// What a merge wrote.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,38 @@ fn some_ids(ids: &[u64]) -> String {
     }
 }
 
+/// What is wrong with rows of strategy `ids` as a cover of a grid of `grid_size` strategies at
+/// `n_lots` lot sizes each (`None`: every id exactly once, at every lot size).
+pub(crate) fn coverage(ids: impl Iterator<Item = u64>, grid_size: u64, n_lots: usize) -> Option<String> {
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for id in ids {
+        *counts.entry(id).or_default() += 1;
+    }
+    let missing: Vec<u64> = (0..grid_size).filter(|id| !counts.contains_key(id)).collect();
+    let with = |keep: fn(usize, usize) -> bool| -> Vec<u64> {
+        counts
+            .iter()
+            .filter(|(_, n)| keep(**n, n_lots))
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let duplicated = with(|n, lots| n > lots);
+    let partial = with(|n, lots| n < lots);
+    let outside: Vec<u64> = counts.keys().copied().filter(|id| *id >= grid_size).collect();
+    let mut problems = Vec::new();
+    for (ids, what) in [
+        (&missing, "strategies missing".to_string()),
+        (&duplicated, "strategies in more than one part".to_string()),
+        (&partial, format!("strategies without all {n_lots} lot sizes")),
+        (&outside, format!("ids outside the grid's 0..{grid_size}")),
+    ] {
+        if !ids.is_empty() {
+            problems.push(format!("{} {what}: {}", ids.len(), some_ids(ids)));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join("; "))
+}
+
 /// Merges `parts` into `output`. Every part must carry the same run metadata (grid, data,
 /// component, costs); together they must hold every strategy id of the grid exactly once, each
 /// at every lot size.
@@ -38,7 +70,7 @@ pub fn merge(parts: &[PathBuf], output: &Path) -> Result<Merged, ResultsError> {
     let mut reference: Option<(PathBuf, BTreeMap<String, String>)> = None;
     let mut frames = Vec::new();
     for path in parts {
-        let (df, mut meta) = results::read_parquet(path)?;
+        let (df, mut meta) = read_parquet(path)?;
         meta.remove(keys::RANGE);
         meta.remove(keys::SHARD);
         match &reference {
@@ -86,65 +118,41 @@ pub fn merge(parts: &[PathBuf], output: &Path) -> Result<Merged, ResultsError> {
         .column("strategy_id")
         .and_then(|c| c.i64().cloned())
         .map_err(|e| ResultsError::Merge(format!("strategy_id column: {e}")))?;
-    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
-    for id in ids.iter().flatten() {
-        *counts.entry(id as u64).or_default() += 1;
-    }
-    let missing: Vec<u64> = (0..grid.size()).filter(|id| !counts.contains_key(id)).collect();
-    let duplicated: Vec<u64> = counts
-        .iter()
-        .filter(|(_, n)| **n > n_lots)
-        .map(|(id, _)| *id)
-        .collect();
-    let partial: Vec<u64> = counts
-        .iter()
-        .filter(|(_, n)| **n < n_lots)
-        .map(|(id, _)| *id)
-        .collect();
-    let outside: Vec<u64> = counts.keys().copied().filter(|id| *id >= grid.size()).collect();
-    let mut problems = Vec::new();
-    if !missing.is_empty() {
-        problems.push(format!(
-            "{} strategies missing: {}",
-            missing.len(),
-            some_ids(&missing)
-        ));
-    }
-    if !duplicated.is_empty() {
-        problems.push(format!(
-            "{} strategies in more than one part: {}",
-            duplicated.len(),
-            some_ids(&duplicated)
-        ));
-    }
-    if !partial.is_empty() {
-        problems.push(format!(
-            "{} strategies without all {n_lots} lot sizes: {}",
-            partial.len(),
-            some_ids(&partial)
-        ));
-    }
-    if !outside.is_empty() {
-        problems.push(format!(
-            "{} ids outside the grid's 0..{}: {}",
-            outside.len(),
-            grid.size(),
-            some_ids(&outside)
-        ));
-    }
-    if !problems.is_empty() {
+    if let Some(problems) = coverage(ids.iter().flatten().map(|id| id as u64), grid.size(), n_lots) {
         return Err(ResultsError::Merge(format!(
-            "the {} parts do not cover the grid exactly once: {}",
-            parts.len(),
-            problems.join("; ")
+            "the {} parts do not cover the grid exactly once: {problems}",
+            parts.len()
         )));
     }
     let rows = all.height();
-    results::write_parquet(output, &mut all, &meta)?;
+    write_parquet(output, &mut all, &meta)?;
     Ok(Merged {
         output: output.to_owned(),
         parts: parts.len(),
         rows,
         strategies: grid.size(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coverage_names_missing_duplicated_partial_and_outside_ids() {
+        let twice = |ids: &[u64]| ids.iter().flat_map(|&i| [i, i]).collect::<Vec<u64>>();
+        assert_eq!(coverage(twice(&[0, 1, 2]).into_iter(), 3, 2), None);
+        let mut ids = twice(&[0, 2, 2, 3]);
+        ids.push(1);
+        assert_eq!(
+            coverage(ids.into_iter(), 3, 2).unwrap(),
+            "1 strategies in more than one part: 2; 1 strategies without all 2 lot sizes: 1; \
+             1 ids outside the grid's 0..3: 3"
+        );
+        let missing = coverage(twice(&[0]).into_iter(), 13, 2).unwrap();
+        assert_eq!(
+            missing,
+            "12 strategies missing: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ... (12 in all)"
+        );
+    }
 }

@@ -18,7 +18,16 @@
 //! Only the binary format's section framing is rewritten here (a few LEB128 numbers); the
 //! result is validated by wasmtime when it compiles it.
 
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 use stratbox_engine::protocol::RESIDENT_COLUMNS_SECTION;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use super::component::{Compiled, compile, key_of, load_cached, store_cached};
+use crate::cache::Cache;
+use crate::util::digest::split_digest;
 
 /// Wasm's page size; modules with another page size are left alone.
 const PAGE: u64 = 65_536;
@@ -32,15 +41,89 @@ pub struct Embedded {
     pub columns_at: u32,
 }
 
+/// Artifacts with a data set's columns in them kept in the cache (each is as large as its
+/// columns, ~25 MB for a year of minute bars); storing another removes the least recently used.
+const KEEP_COLUMN_ARTIFACTS: usize = 8;
+
+/// A component compiled with a data set's columns in its memory image.
+pub struct WithColumns {
+    pub component: Component,
+    /// Where the columns start in each instance's linear memory.
+    pub columns_at: u32,
+    /// Bytes of the block of columns there.
+    pub columns_len: u64,
+    pub compiled: Compiled,
+}
+
+/// `component` with `columns` in its memory image (see the module docs), loaded from `cache`
+/// or compiled and stored there. `Ok(None)` when the component does not read resident columns,
+/// or when they would end beyond `max_end` bytes of its memory.
+///
+/// The key is the component's digest, the columns' digest and the engine's settings. The
+/// columns are hashed where they lie, in pieces on two threads (~8 ms for a year), and the
+/// ~24 MB block is only built, and the component only rewritten and compiled, on a miss.
+#[cfg(target_endian = "little")]
+pub(crate) fn compile_with_columns(
+    engine: &Engine,
+    component: &[u8],
+    columns: &stratbox_engine::ColumnsRef,
+    max_end: usize,
+    timeout: Duration,
+    cache: &Cache,
+) -> Result<Option<WithColumns>, String> {
+    use stratbox_engine::protocol::{RESIDENT_COLUMNS_HEADER, column_pieces, encode_resident_columns};
+    let Some(columns_at) = columns_at(component) else {
+        return Ok(None);
+    };
+    let pieces = column_pieces(columns);
+    let mut parts: Vec<&[u8]> = vec![&RESIDENT_COLUMNS_HEADER];
+    for (len, values) in &pieces {
+        parts.push(len);
+        parts.push(values);
+    }
+    let columns_len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+    if columns_at as u64 + columns_len > max_end as u64 {
+        return Ok(None);
+    }
+    let name = format!(
+        "columns-{}.cwasm",
+        key_of(engine, &[&Sha256::digest(component), &split_digest(&parts)])
+    );
+    let found = |component, compiled| {
+        Some(WithColumns {
+            component,
+            columns_at,
+            columns_len,
+            compiled,
+        })
+    };
+    if let Some(c) = load_cached(engine, cache, &name) {
+        cache.touch(&name);
+        return Ok(found(c, Compiled::FromCache));
+    }
+    let block = encode_resident_columns(columns);
+    let Some(embedded) = embed_columns(component, &block) else {
+        return Ok(None);
+    };
+    drop(block);
+    let (c, _) = compile(engine, &embedded.bytes, embedded.bytes.len(), timeout, None)?;
+    drop(embedded);
+    if store_cached(cache, &name, &c) {
+        cache.evict("columns-", ".cwasm", KEEP_COLUMN_ARTIFACTS);
+    }
+    Ok(found(c, Compiled::Fresh))
+}
+
 /// Whether `component` has a core module that declares it reads resident columns.
-pub fn reads_resident_columns(component: &[u8]) -> bool {
+#[cfg(test)]
+fn reads_resident_columns(component: &[u8]) -> bool {
     declaring_module(component).is_some()
 }
 
 /// Where the columns would start in the memory of `component`'s declaring module: the end of
 /// its initial memory. `None` when no module declares [`RESIDENT_COLUMNS_SECTION`] or its
 /// memory is of a kind this does not handle (imported, 64-bit, shared, or a custom page size).
-pub fn columns_at(component: &[u8]) -> Option<u32> {
+pub(crate) fn columns_at(component: &[u8]) -> Option<u32> {
     let module = declaring_module(component)?;
     let (_, min, _) = module_memory(&component[module.body.clone()])?;
     u32::try_from(min.checked_mul(PAGE)?).ok()
@@ -50,7 +133,7 @@ pub fn columns_at(component: &[u8]) -> Option<u32> {
 /// module that declares [`RESIDENT_COLUMNS_SECTION`], at [`columns_at`]. `None` as for
 /// [`columns_at`], or when the memory's maximum is too small for the columns; the caller then
 /// copies the columns in as usual. The block is copied once, straight into the result.
-pub fn embed_columns(component: &[u8], block: &[u8]) -> Option<Embedded> {
+pub(crate) fn embed_columns(component: &[u8], block: &[u8]) -> Option<Embedded> {
     let target = declaring_module(component)?;
     let module = &component[target.body.clone()];
     let (head, tail, columns_at) = embed_in_module(module, block.len() as u64)?;

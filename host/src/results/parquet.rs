@@ -1,76 +1,15 @@
-//! Result rows to Parquet (SPEC section 5): one row per (strategy, lots), sorted by
-//! (strategy_id, lots), with the run's provenance in the file's key-value metadata.
-//!
-//! Files are written to a temporary name in the target directory and renamed into place, so a
-//! reader (or a killed run) never sees half a file.
+//! Result rows to a Parquet file with key-value metadata, and back.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 use stratbox_engine::ResultRow;
 
+use super::{METRIC_COLUMNS, ResultsError};
 use crate::grid::{Grid, ParamKind};
-
-/// Metadata keys written by stratbox.
-pub mod keys {
-    pub const VERSION: &str = "stratbox.version";
-    pub const GRID: &str = "stratbox.grid";
-    pub const DATA: &str = "stratbox.data";
-    /// What `--repair` changed: `{"dropped": N, "moved": N, "changes": [...]}`.
-    pub const REPAIRS: &str = "stratbox.repairs";
-    pub const BARS: &str = "stratbox.bars";
-    pub const SPAN: &str = "stratbox.span";
-    pub const COMPONENT: &str = "stratbox.component";
-    pub const COSTS: &str = "stratbox.costs";
-    /// Present when the run used only part of the data (`discover --split`): `start/end` UTC.
-    pub const WINDOW: &str = "stratbox.window";
-    /// Present on shard files only: `K/N`.
-    pub const SHARD: &str = "stratbox.shard";
-    /// Present on part files only: the id range `start..end` the part covers.
-    pub const RANGE: &str = "stratbox.range";
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ResultsError {
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write Parquet {path}: {message}")]
-    Write { path: PathBuf, message: String },
-    #[error("cannot read results {path}: {message}")]
-    Read { path: PathBuf, message: String },
-    #[error("{0}")]
-    Merge(String),
-}
-
-/// The metric columns, in SPEC order, after `strategy_id`, the parameters and `lots`.
-pub const METRIC_COLUMNS: &[&str] = &[
-    "n_trades",
-    "n_wins",
-    "n_losses",
-    "n_sl",
-    "n_tp",
-    "n_time",
-    "gross_profit_usd",
-    "gross_loss_usd",
-    "net_pnl_usd",
-    "profit_factor",
-    "win_rate",
-    "expectancy_usd",
-    "max_drawdown_usd",
-    "max_drawdown_pct",
-    "return_pct",
-    "avg_bars_held",
-    "ruined",
-    "open_at_end",
-    "open_pnl_usd",
-];
+use crate::util::fs::write_atomic;
 
 /// Sorts rows by (strategy_id, lots): the file's order whatever the batching was.
 pub fn sort_rows(rows: &mut [ResultRow]) {
@@ -135,44 +74,6 @@ pub fn to_frame(grid: &Grid, param_order: &[usize], rows: &[ResultRow]) -> Resul
     DataFrame::new(n, columns)
 }
 
-/// A temporary sibling of `path`, in the same directory so the rename is atomic.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> Result<(), String>,
-) -> Result<(), ResultsError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| ResultsError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-    }
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(|e| e.to_string())?;
-        write(&mut file)?;
-        file.flush().map_err(|e| e.to_string())?;
-        file.sync_all().map_err(|e| e.to_string())?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    result.map_err(|message| {
-        let _ = std::fs::remove_file(&tmp);
-        ResultsError::Write {
-            path: path.to_owned(),
-            message,
-        }
-    })
-}
-
 /// Writes a results table with `metadata` to `path` (atomically).
 pub fn write_parquet(
     path: &Path,
@@ -186,7 +87,11 @@ pub fn write_parquet(
             .set_parallel(false)
             .finish(df)
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(std::io::Error::other)
+    })
+    .map_err(|source| ResultsError::Write {
+        path: path.to_owned(),
+        source,
     })
 }
 

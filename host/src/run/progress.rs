@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::scheduler::BatchOutcome;
+use super::scheduler::BatchOutcome;
 use crate::sys;
 
 /// What a run tells its progress sink.
@@ -35,7 +35,7 @@ pub struct Lines<W: Write> {
 
 fn status(o: &BatchOutcome) -> String {
     let n = o.range.end - o.range.start;
-    let failed: u64 = o.failures.iter().map(|f| f.range.end - f.range.start).sum();
+    let failed: u64 = o.failures.iter().map(|f| f.len()).sum();
     if failed == 0 && o.attempts == 1 {
         "ok".to_string()
     } else if failed == 0 {
@@ -67,15 +67,17 @@ fn details(o: &BatchOutcome) -> Vec<String> {
     lines
 }
 
+/// The run's headline, and whether it resumes an earlier one.
+fn opening(out: &mut impl Write, headline: &str, skipped: usize) {
+    let _ = writeln!(out, "{headline}");
+    if skipped > 0 {
+        let _ = writeln!(out, "Resuming: {skipped} batches already done by an earlier run");
+    }
+}
+
 impl<W: Write> Progress for Lines<W> {
     fn started(&mut self, headline: &str, _total: usize, skipped: usize, _strategies: u64) {
-        let _ = writeln!(self.out, "{headline}");
-        if skipped > 0 {
-            let _ = writeln!(
-                self.out,
-                "Resuming: {skipped} batches already done by an earlier run"
-            );
-        }
+        opening(&mut self.out, headline, skipped);
     }
 
     fn batch_done(&mut self, o: &BatchOutcome, _done: usize, total: usize) {
@@ -122,13 +124,7 @@ impl<W: Write> Bar<W> {
 
 impl<W: Write> Progress for Bar<W> {
     fn started(&mut self, headline: &str, total: usize, skipped: usize, _strategies: u64) {
-        let _ = writeln!(self.out, "{headline}");
-        if skipped > 0 {
-            let _ = writeln!(
-                self.out,
-                "Resuming: {skipped} batches already done by an earlier run"
-            );
-        }
+        opening(&mut self.out, headline, skipped);
         (self.total, self.skipped, self.start) = (total, skipped, Instant::now());
     }
 

@@ -11,30 +11,13 @@
 //! uninterrupted one would. The parts directory is removed once the final file is in place.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use stratbox_engine::ResultRow;
 
-use crate::results::write_atomic;
-
-/// A strategy range that failed, with the reason in words (as stored in the batch file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FailedRange {
-    pub range: Range<u64>,
-    pub reason: String,
-}
-
-impl FailedRange {
-    pub fn len(&self) -> u64 {
-        self.range.end - self.range.start
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.range.is_empty()
-    }
-}
+use super::scheduler::FailedRange;
+use crate::util::fs::write_bytes_atomic;
 
 /// What one finished batch left on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,9 +41,39 @@ pub enum CheckpointError {
     Damaged { path: PathBuf, message: String },
 }
 
+impl CheckpointError {
+    /// A checkpoint of another run is the user's to resolve (same command, or `--fresh`); a
+    /// directory that cannot be used or a damaged file is stratbox's failure.
+    pub fn exit(&self) -> crate::Exit {
+        match self {
+            CheckpointError::Mismatch { .. } => crate::Exit::BadInput,
+            CheckpointError::Io { .. } | CheckpointError::Damaged { .. } => crate::Exit::Failure,
+        }
+    }
+}
+
 /// The run's identity: everything that changes results. Keys are sorted, so two manifests are
 /// equal exactly when their JSON texts are.
 pub type Manifest = BTreeMap<String, String>;
+
+/// What differs between a stored manifest and this run's, key by key (`None` when nothing
+/// does): `key: was OLD, now NEW`, long values cut to 40 characters.
+pub(crate) fn differences(old: &Manifest, new: &Manifest) -> Option<String> {
+    let show = |v: Option<&String>| match v {
+        Some(v) if v.chars().count() <= 40 => v.clone(),
+        Some(v) => format!("{}...", v.chars().take(37).collect::<String>()),
+        None => "(none)".into(),
+    };
+    let found: Vec<String> = old
+        .keys()
+        .chain(new.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .map(|k| format!("{k}: was {}, now {}", show(old.get(k)), show(new.get(k))))
+        .collect();
+    (!found.is_empty()).then(|| found.join("; "))
+}
 
 /// The checkpoint directory of a run.
 pub struct Checkpoint {
@@ -97,38 +110,13 @@ impl Checkpoint {
                 path: manifest_path.clone(),
                 message: e.to_string(),
             })?;
-            if &old != manifest {
-                let differences: Vec<String> = old
-                    .keys()
-                    .chain(manifest.keys())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .filter(|k| old.get(*k) != manifest.get(*k))
-                    .map(|k| {
-                        let show = |v: Option<&String>| match v {
-                            Some(v) if v.len() <= 40 => v.clone(),
-                            Some(v) => format!(
-                                "{}...",
-                                &v[..v.char_indices().nth(37).map_or(v.len(), |(i, _)| i)]
-                            ),
-                            None => "(none)".into(),
-                        };
-                        format!("{k}: was {}, now {}", show(old.get(k)), show(manifest.get(k)))
-                    })
-                    .collect();
-                return Err(CheckpointError::Mismatch {
-                    dir,
-                    differences: differences.join("; "),
-                });
+            if let Some(differences) = differences(&old, manifest) {
+                return Err(CheckpointError::Mismatch { dir, differences });
             }
         } else {
             std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
             let text = serde_json::to_string_pretty(manifest).expect("a string map serialises");
-            write_atomic(&manifest_path, |f| {
-                use std::io::Write;
-                f.write_all(text.as_bytes()).map_err(|e| e.to_string())
-            })
-            .map_err(|e| io(&manifest_path, e))?;
+            write_bytes_atomic(&manifest_path, text.as_bytes()).map_err(|e| io(&manifest_path, e))?;
         }
         Ok(Checkpoint { dir })
     }
@@ -160,11 +148,7 @@ impl Checkpoint {
     pub fn save(&self, record: &BatchRecord) -> Result<(), CheckpointError> {
         let path = self.batch_path(record.index);
         let bytes = stratbox_engine::protocol::encode(record);
-        write_atomic(&path, |f| {
-            use std::io::Write;
-            f.write_all(&bytes).map_err(|e| e.to_string())
-        })
-        .map_err(|e| io(&path, e))
+        write_bytes_atomic(&path, &bytes).map_err(|e| io(&path, e))
     }
 
     /// Reads a finished batch back.
@@ -188,5 +172,63 @@ impl Checkpoint {
     /// Removes the directory once the final file is written.
     pub fn finish(self) -> Result<(), CheckpointError> {
         std::fs::remove_dir_all(&self.dir).map_err(|e| io(&self.dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(pairs: &[(&str, &str)]) -> Manifest {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn differences_name_each_changed_added_and_removed_key() {
+        let old = manifest(&[("batch_size", "500"), ("grid", "a"), ("shard", "0/3")]);
+        assert_eq!(differences(&old, &old), None);
+        let new = manifest(&[("batch_size", "200"), ("grid", "a"), ("engine", "Native")]);
+        assert_eq!(
+            differences(&old, &new).unwrap(),
+            "batch_size: was 500, now 200; engine: was (none), now Native; shard: was 0/3, now (none)"
+        );
+        let long = "x".repeat(41);
+        let cut = differences(&manifest(&[("data", &long)]), &manifest(&[("data", "é")])).unwrap();
+        assert_eq!(cut, format!("data: was {}..., now é", "x".repeat(37)));
+    }
+
+    #[test]
+    fn a_checkpoint_resumes_its_own_run_and_refuses_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("r.parquet");
+        let m = manifest(&[("batch_size", "500")]);
+        let cp = Checkpoint::open(&output, &m, false).unwrap();
+        assert_eq!(cp.dir(), parts_dir(&output));
+        let record = BatchRecord {
+            index: 3,
+            start: 1500,
+            end: 2000,
+            rows: Vec::new(),
+            failures: vec![FailedRange {
+                range: 1700..1701,
+                reason: crate::sandbox::BatchError::StackOverflow,
+            }],
+        };
+        cp.save(&record).unwrap();
+        let again = Checkpoint::open(&output, &m, false).unwrap();
+        assert_eq!(again.done().unwrap(), BTreeSet::from([3]));
+        assert_eq!(again.load(3).unwrap(), record);
+        let other = manifest(&[("batch_size", "200")]);
+        assert!(matches!(
+            Checkpoint::open(&output, &other, false),
+            Err(CheckpointError::Mismatch { .. })
+        ));
+        let fresh = Checkpoint::open(&output, &other, true).unwrap();
+        assert!(fresh.done().unwrap().is_empty());
+        fresh.finish().unwrap();
+        assert!(!parts_dir(&output).exists());
     }
 }

@@ -1,0 +1,376 @@
+//! `discover`, `batch` and `discover --split`: the flags of a run, their validation into a
+//! [`RunConfig`], and what is printed after it.
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use stratbox::Exit;
+use stratbox::cache::Cache;
+use stratbox::report::split::{self, compare, parse_split, split_outputs, split_windows};
+use stratbox::report::table::ResultsTable;
+use stratbox::run::{
+    self, Bar, ComponentSource, EngineKind, Json, Lines, Progress, Quiet, RunConfig, RunSummary, Shard,
+};
+use stratbox::sandbox::Limits;
+use stratbox::sys;
+use stratbox::util::time::iso_utc;
+
+use super::error::{Error, usage};
+use super::flags::{CostFlags, DataArgs, RankArgs, load_grid};
+use super::reports::print_summary;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    /// Every batch in a fresh WebAssembly instance (default).
+    Sandbox,
+    /// The same engine compiled into stratbox: trusted built-in strategies only; exists to
+    /// measure the sandbox's cost.
+    Native,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A live bar on a terminal, per-batch lines otherwise.
+    Auto,
+    Bar,
+    Lines,
+    /// One JSON object per batch on stdout.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Grid TOML file. Default: the bundled MVT grid (4620 strategies x 3 lot sizes).
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// A backtester component (.wasm) of the stratbox:backtest world. Default: the built-in MVT one.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// Where batches run.
+    #[arg(long, value_enum, default_value = "sandbox")]
+    pub engine: EngineArg,
+    /// Strategies per batch (each batch is one fresh sandbox instance).
+    //
+    // Why 500 and not the seed's 200: the strategies of a batch share their exits (see
+    // `sim::ExitMemo`) and advance through the bars together (`sim::sweep`), so a batch of 500
+    // does more with what it reads; with the columns copied into each instance it also paid a
+    // fixed ~24 MB copy and reset per batch, and 385-770 measured 1.31-1.41 s end to end
+    // against 1.52 s at 200. With the columns in the memory image (protocol 3) the fixed cost
+    // is ~0.3 ms a batch. Results do not depend on it.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: u64,
+    /// Batches run at once. Default: the number of cores.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Copy the columns into every sandbox instance (protocol 2) instead of compiling them once
+    /// into the component's memory image (protocol 3, the default for components built with the
+    /// guest SDK). Results are identical; this is slower per batch but skips the one compile per
+    /// data set.
+    #[arg(long)]
+    pub copy_columns: bool,
+    /// Linear memory cap per sandbox instance, MiB.
+    #[arg(long, default_value_t = 512)]
+    pub memory_mib: usize,
+    /// Wall-clock deadline per batch, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub deadline_secs: f64,
+    /// Instruction budget per batch (wasmtime fuel units); off by default.
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// Largest reply accepted from a batch, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub reply_mib: usize,
+    /// Cap on each of a guest's captured stdout and stderr, KiB.
+    #[arg(long, default_value_t = 1024)]
+    pub output_cap_kib: usize,
+    /// Largest component accepted, MiB.
+    #[arg(long, default_value_t = 64)]
+    pub max_component_mib: usize,
+    /// Longest compilation of the component accepted, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub compile_secs: f64,
+    /// Do not read or write the caches (compiled components, parsed data).
+    #[arg(long)]
+    pub no_cache: bool,
+    #[command(flatten)]
+    pub costs: CostFlags,
+    /// Results file.
+    #[arg(long, short, default_value = "results/results.parquet")]
+    pub output: PathBuf,
+    /// Run only shard K of N (`K/N`, K from 0): batch i belongs to shard i % N. With `N` alone,
+    /// K comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Start over instead of resuming a checkpoint left by an earlier run of this output.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Progress display: a live bar on a terminal and lines otherwise (auto), or forced.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressArg,
+    /// Split the data at this date (UTC, `YYYY-MM-DD`): run in-sample (before) and out-of-sample
+    /// (from it on), and show how the in-sample best did out of sample.
+    #[arg(long)]
+    pub split: Option<String>,
+    #[command(flatten)]
+    pub ranking: RankArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// First strategy id (inclusive).
+    #[arg(long)]
+    pub start: u64,
+    /// Last strategy id (exclusive).
+    #[arg(long)]
+    pub end: u64,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// A positive, finite number of seconds.
+fn seconds(flag: &str, value: f64) -> Result<Duration, Error> {
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(usage(format!("{flag} {value}: must be positive")));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+impl RunArgs {
+    /// Validates the flags into a run configuration (of strategies `range` only, for `batch`).
+    pub fn to_config(&self, range: Option<Range<u64>>) -> Result<RunConfig, Error> {
+        let mut grid = load_grid(self.grid.as_deref())?;
+        self.costs.apply(&mut grid)?;
+        if self.batch_size == 0 {
+            return Err(usage("--batch-size must be at least 1"));
+        }
+        let jobs = match self.jobs {
+            Some(0) => return Err(usage("--jobs must be at least 1")),
+            Some(j) => j,
+            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        };
+        let compile_time = seconds("--compile-secs", self.compile_secs)?;
+        let deadline = seconds("--deadline-secs", self.deadline_secs)?;
+        if self.memory_mib == 0 || self.memory_mib > 4096 {
+            return Err(usage(format!(
+                "--memory-mib {}: must be 1..=4096 (wasm32 addresses 4 GiB)",
+                self.memory_mib
+            )));
+        }
+        let cache = if self.no_cache { None } else { Cache::user() };
+        let mut load = self.data.read.load_options(self.data.repair)?;
+        load.cache_dir = cache.as_ref().map(|c| c.sub("data").dir().to_owned());
+        let component = match &self.strategy {
+            Some(path) => ComponentSource {
+                bytes: std::fs::read(path)
+                    .map_err(|e| usage(format!("cannot read component {}: {e}", path.display())))?,
+                origin: path.display().to_string(),
+            },
+            None => ComponentSource::default_component(),
+        };
+        if let Some(missing) = self.data.data.iter().find(|p| !p.exists()) {
+            return Err(usage(format!("data file {} does not exist", missing.display())));
+        }
+        Ok(RunConfig {
+            data: self.data.data.clone(),
+            load,
+            grid,
+            component,
+            engine: match self.engine {
+                EngineArg::Sandbox => EngineKind::Sandbox,
+                EngineArg::Native => EngineKind::Native,
+            },
+            limits: Limits {
+                instances: jobs,
+                memory_bytes: self.memory_mib << 20,
+                deadline,
+                fuel: self.fuel,
+                reply_bytes: self.reply_mib << 20,
+                output_bytes: self.output_cap_kib << 10,
+                component_bytes: self.max_component_mib << 20,
+                compile_time,
+            },
+            cache,
+            resident_columns: !self.copy_columns,
+            batch_size: self.batch_size,
+            range,
+            window: None,
+            shard: self
+                .shard
+                .as_deref()
+                .map(|s| Shard::parse(s, |v| std::env::var(v).ok()))
+                .transpose()
+                .map_err(usage)?,
+            fresh: self.fresh,
+            output: self.output.clone(),
+        })
+    }
+}
+
+/// `stratbox discover`.
+pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
+    let cfg = args.to_config(None)?;
+    if let Some(split) = &args.split {
+        return discover_split(cfg, split, &args.ranking, quiet);
+    }
+    let summary = run(&cfg, quiet, args.progress)?;
+    if args.progress == ProgressArg::Json {
+        // stdout carries only JSON events for programs: the closing one, not a table.
+        let event = serde_json::json!({
+            "event": "done",
+            "output": summary.output.display().to_string(),
+            "rows": summary.rows_written,
+            "strategies": summary.strategies,
+            "failed": summary.failed(),
+            "seconds": summary.elapsed.as_secs_f64(),
+            "peak_rss_bytes": summary.peak_rss,
+        });
+        println!("{event}");
+    } else {
+        let table = read_own(&summary.output)?;
+        print_summary(&table, &args.ranking);
+        println!(
+            "\nReport: stratbox report {}    Trades: stratbox trades --results {} --id ID -o trades.csv",
+            summary.output.display(),
+            summary.output.display()
+        );
+    }
+    Ok(summary.exit())
+}
+
+/// `stratbox batch`.
+pub fn batch(args: &BatchArgs, quiet: bool) -> Result<Exit, Error> {
+    let cfg = args.run.to_config(Some(args.start..args.end))?;
+    Ok(run(&cfg, quiet, args.run.progress)?.exit())
+}
+
+/// The progress sink `mode` asks for.
+fn progress_sink(quiet: bool, mode: ProgressArg) -> Box<dyn Progress> {
+    use std::io::IsTerminal;
+    let lines = || {
+        Box::new(Lines {
+            out: std::io::stderr(),
+        })
+    };
+    match mode {
+        _ if quiet => Box::new(Quiet),
+        ProgressArg::Json => Box::new(Json {
+            out: std::io::stdout(),
+        }),
+        ProgressArg::Lines => lines(),
+        ProgressArg::Bar => Box::new(Bar::new(std::io::stderr())),
+        ProgressArg::Auto if std::io::stderr().is_terminal() => Box::new(Bar::new(std::io::stderr())),
+        ProgressArg::Auto => lines(),
+    }
+}
+
+/// Runs `cfg` (stopping at Ctrl-C) and prints its closing line and failures.
+fn run(cfg: &RunConfig, quiet: bool, mode: ProgressArg) -> Result<RunSummary, Error> {
+    let summary = run::run_until(cfg, progress_sink(quiet, mode).as_mut(), &super::STOP)?;
+    let phases: Vec<String> = summary
+        .phases
+        .iter()
+        .map(|(name, d)| format!("{name} {:.2}s", d.as_secs_f64()))
+        .collect();
+    let resumed = if summary.resumed > 0 {
+        format!(" | {} batches resumed from a checkpoint", summary.resumed)
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {}{resumed} -> {}",
+        summary.elapsed.as_secs_f64(),
+        phases.join(", "),
+        summary.rows_written,
+        summary.failed(),
+        summary.strategies,
+        sys::mib(summary.peak_rss),
+        summary.output.display()
+    );
+    print_failures(&summary, true);
+    Ok(summary)
+}
+
+/// The strategies that got no rows, with their reasons (under a heading, with `heading`).
+fn print_failures(summary: &RunSummary, heading: bool) {
+    if summary.failed() > 0 {
+        if heading {
+            eprintln!("Failed strategies (no rows written for them):");
+        }
+        for f in &summary.failures {
+            eprintln!("  {}..{}: {}", f.range.start, f.range.end, f.reason);
+        }
+    }
+}
+
+/// Reads back a results file this process just wrote: failing to is stratbox's failure (exit
+/// code 1), not bad input.
+pub fn read_own(path: &std::path::Path) -> Result<ResultsTable, Error> {
+    ResultsTable::read(path).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// `discover --split DATE`: the grid on the bars before DATE (in-sample) and from DATE on
+/// (out-of-sample), written to `NAME.in.parquet` and `NAME.out.parquet` beside `--output`; then
+/// the in-sample summary and how its top did out of sample.
+fn discover_split(cfg: RunConfig, split: &str, ranking: &RankArgs, quiet: bool) -> Result<Exit, Error> {
+    let at = parse_split(split).map_err(usage)?;
+    // The split must fall inside the data; loading once here says so before any batch runs.
+    let (bars, _) = run::load_data(&cfg)?;
+    let (first, last) = match (bars.time.first(), bars.time.last()) {
+        (Some(&a), Some(&b)) => (a, b),
+        _ => return Err(usage("the data holds no bars")),
+    };
+    let (in_window, out_window) = split_windows(at, first, last).map_err(usage)?;
+    drop(bars);
+    let (in_path, out_path) = split_outputs(&cfg.output);
+    let mut exits = Vec::new();
+    for (label, window, path) in [
+        ("In-sample", in_window, &in_path),
+        ("Out-of-sample", out_window, &out_path),
+    ] {
+        eprintln!(
+            "{label}: bars from {} to before {}",
+            iso_utc(window.start),
+            iso_utc(window.end)
+        );
+        let half = RunConfig {
+            window: Some(window),
+            output: path.clone(),
+            ..cfg.clone()
+        };
+        // Ctrl-C stops a half like any run (the shared stop flag); the same command resumes.
+        let summary = run::run_until(
+            &half,
+            progress_sink(quiet, ProgressArg::Lines).as_mut(),
+            &super::STOP,
+        )?;
+        eprintln!(
+            "{label} done in {:.2}s | {} rows written | {} of {} strategies failed -> {}",
+            summary.elapsed.as_secs_f64(),
+            summary.rows_written,
+            summary.failed(),
+            summary.strategies,
+            summary.output.display()
+        );
+        print_failures(&summary, false);
+        exits.push(summary.exit());
+    }
+    let in_table = read_own(&in_path)?;
+    let out_table = read_own(&out_path)?;
+    println!("In sample ({}):", in_path.display());
+    let lots = print_summary(&in_table, ranking);
+    let r = ranking.ranking();
+    match compare(&in_table, &out_table, r.metric, r.min_trades, lots, ranking.top) {
+        Ok(c) => print!("\n{}", split::render_text(&c)),
+        Err(e) => eprintln!("warning: no out-of-sample comparison: {e}"),
+    }
+    println!(
+        "\nReport: stratbox report {} (finds {} beside it)",
+        in_path.display(),
+        out_path.display()
+    );
+    Ok(exits.into_iter().max_by_key(|e| e.code()).unwrap_or(Exit::Ok))
+}

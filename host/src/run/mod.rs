@@ -1,0 +1,378 @@
+//! One run, end to end: load -> features -> grid -> batches -> sandbox -> rows -> Parquet.
+//!
+//! The library side of `stratbox discover` and `stratbox batch`: no printing except through the
+//! [`Progress`] sink, typed errors, and a [`RunSummary`] the CLI turns into an exit code.
+//!
+//! - `source`: the built-in component, the bundled data, the engine kinds.
+//! - `plan`: which batches a run (or a shard of it) executes.
+//! - `job`: the batch inputs every batch shares, and the check of each reply.
+//! - `scheduler`: running batches, with retry and narrowing, several at once.
+//! - `checkpoint`: finished batches on disk, so a killed run resumes.
+//! - `progress`: what a run shows while it runs.
+//! - `provenance`: the results' metadata and the checkpoint's manifest.
+
+mod checkpoint;
+mod job;
+mod plan;
+mod progress;
+mod provenance;
+mod scheduler;
+mod source;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use stratbox_engine::{Mvt, Strategy};
+
+pub use checkpoint::{CheckpointError, parts_dir};
+pub use job::Job;
+pub use plan::Shard;
+pub use progress::{Bar, Json, Lines, Progress, Quiet};
+pub use scheduler::{Backend, BatchOutcome, FailedRange, run_batch};
+pub use source::{COMPONENTS_DIR, ComponentSource, DEFAULT_COMPONENT, EngineKind, bundled_data, data_paths};
+
+pub(crate) use source::is_builtin_family;
+
+use checkpoint::{BatchRecord, Checkpoint};
+use plan::plan;
+use progress::batch_json;
+use scheduler::run_all;
+
+use crate::cache::Cache;
+use crate::data::{self, Bars, DataError, LoadOptions, LoadReport};
+use crate::exit::Exit;
+use crate::features;
+use crate::grid::{Grid, GridError};
+use crate::results::{self, ResultsError, keys, sidecar};
+use crate::sandbox::{ComponentInfo, Limits, LoadError, Sandbox};
+use crate::sys;
+use crate::util::time::iso_utc;
+
+/// Everything a run needs, already validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Data files; empty means the bundled data set.
+    pub data: Vec<PathBuf>,
+    pub load: LoadOptions,
+    pub grid: Grid,
+    pub component: ComponentSource,
+    pub engine: EngineKind,
+    /// The sandbox's caps; `limits.instances` is also how many batches run at once.
+    pub limits: Limits,
+    pub batch_size: u64,
+    /// Only these strategy ids (a worker's share); `None` for the whole grid.
+    pub range: Option<Range<u64>>,
+    /// Only bars whose time (UTC seconds) is in this range, e.g. the in-sample part of a split.
+    pub window: Option<Range<i64>>,
+    /// Only this shard of the batches.
+    pub shard: Option<Shard>,
+    /// Delete an existing checkpoint of the output instead of resuming it.
+    pub fresh: bool,
+    /// Where compiled components are cached; `None` compiles every run.
+    pub cache: Option<Cache>,
+    /// Put the columns into the component's memory image once (protocol 3) when the component
+    /// reads them there, instead of copying them into every instance.
+    pub resident_columns: bool,
+    pub output: PathBuf,
+}
+
+impl RunConfig {
+    /// Batches run at once.
+    pub fn jobs(&self) -> usize {
+        self.limits.instances
+    }
+}
+
+/// Why a run could not start or finish. Each knows its exit code ([`RunError::exit`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Grid(#[from] GridError),
+    #[error(transparent)]
+    Component(#[from] LoadError),
+    #[error("the grid and the component disagree: {0}")]
+    Params(String),
+    #[error("the grid {grid} is written for strategy {family:?}, but the component is {component:?}")]
+    WrongFamily {
+        grid: String,
+        family: String,
+        component: String,
+    },
+    #[error(
+        "--engine native runs only the built-in {} family; {origin} is {name:?}",
+        Mvt::NAME
+    )]
+    NativeNeedsBuiltin { origin: String, name: String },
+    #[error("strategy range {}..{} is empty or outside the grid's 0..{grid_size}", range.start, range.end)]
+    RangeOutsideGrid { range: Range<u64>, grid_size: u64 },
+    #[error("no bars between {} and {}", iso_utc(window.start), iso_utc(window.end))]
+    NoBarsInWindow { window: Range<i64> },
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(
+        "interrupted after {done} of {total} batches; finished batches are saved in {}: run the same command again to resume",
+        parts.display()
+    )]
+    Interrupted {
+        done: usize,
+        total: usize,
+        parts: PathBuf,
+    },
+}
+
+impl RunError {
+    /// The exit code: bad input (data, grid, component, a checkpoint of another run) is the
+    /// user's to fix; an interrupted run resumes; anything else is stratbox's failure.
+    pub fn exit(&self) -> Exit {
+        match self {
+            RunError::Data(_)
+            | RunError::Grid(_)
+            | RunError::Component(_)
+            | RunError::Params(_)
+            | RunError::WrongFamily { .. }
+            | RunError::NativeNeedsBuiltin { .. }
+            | RunError::RangeOutsideGrid { .. }
+            | RunError::NoBarsInWindow { .. } => Exit::BadInput,
+            RunError::Checkpoint(e) => e.exit(),
+            RunError::Results(e) => e.exit(),
+            RunError::Interrupted { .. } => Exit::Interrupted,
+        }
+    }
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub output: PathBuf,
+    pub rows_written: usize,
+    pub strategies: u64,
+    pub batches: usize,
+    /// Batches found finished by an earlier, interrupted run and not computed again.
+    pub resumed: usize,
+    pub failures: Vec<FailedRange>,
+    pub elapsed: Duration,
+    pub phases: Vec<(&'static str, Duration)>,
+    pub peak_rss: Option<u64>,
+    pub sandbox_overhead: Duration,
+}
+
+impl RunSummary {
+    /// Strategies that got no rows.
+    pub fn failed(&self) -> u64 {
+        self.failures.iter().map(FailedRange::len).sum()
+    }
+
+    /// [`Exit::Partial`] when some strategies failed, else [`Exit::Ok`].
+    pub fn exit(&self) -> Exit {
+        if self.failed() > 0 {
+            Exit::Partial
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+/// Loads the configured data (the bundled set when none is given), cut to the run's window.
+pub fn load_data(cfg: &RunConfig) -> Result<(Bars, LoadReport), RunError> {
+    let (bars, report) = data::load(&data_paths(&cfg.data), &cfg.load)?;
+    let Some(w) = &cfg.window else {
+        return Ok((bars, report));
+    };
+    let cut = bars.window(w);
+    if cut.is_empty() {
+        return Err(RunError::NoBarsInWindow { window: w.clone() });
+    }
+    Ok((cut, report))
+}
+
+/// The backend a run uses, and the parameter names batches carry.
+fn backend(cfg: &RunConfig) -> Result<(Backend, ComponentInfo), RunError> {
+    // The component is loaded even for native runs: its describe() is the parameter contract
+    // and its digest goes into the metadata.
+    let sandbox = Sandbox::with_cache(
+        &cfg.component.bytes,
+        &cfg.component.origin,
+        cfg.limits,
+        cfg.cache.as_ref(),
+    )?;
+    let info = sandbox.info().clone();
+    match cfg.engine {
+        EngineKind::Sandbox => Ok((Backend::Sandbox(Box::new(sandbox)), info)),
+        EngineKind::Native if is_builtin_family(&info.name, &info.params) => Ok((Backend::Native, info)),
+        EngineKind::Native => Err(RunError::NativeNeedsBuiltin {
+            origin: cfg.component.origin.clone(),
+            name: info.name,
+        }),
+    }
+}
+
+/// Runs the configured grid (or range, or shard) and writes the results file.
+///
+/// Finished batches are checkpointed as they complete; an earlier run of the same command that
+/// was killed or interrupted is resumed (its finished batches are not computed again).
+pub fn run(cfg: &RunConfig, progress: &mut dyn Progress) -> Result<RunSummary, RunError> {
+    run_until(cfg, progress, &AtomicBool::new(false))
+}
+
+/// [`run`], stopping early once `stop` is set: no new batch starts, running ones finish and are
+/// saved, and the run returns [`RunError::Interrupted`].
+pub fn run_until(
+    cfg: &RunConfig,
+    progress: &mut dyn Progress,
+    stop: &AtomicBool,
+) -> Result<RunSummary, RunError> {
+    let t0 = Instant::now();
+    let mut phases = Vec::new();
+
+    let t = Instant::now();
+    let (mut backend, info) = backend(cfg)?;
+    let param_order = cfg.grid.match_params(&info.params).map_err(RunError::Params)?;
+    if let Some(family) = &cfg.grid.strategy
+        && *family != info.name
+    {
+        return Err(RunError::WrongFamily {
+            grid: cfg.grid.name.clone(),
+            family: family.clone(),
+            component: info.name.clone(),
+        });
+    }
+    let batches = plan(cfg.grid.size(), cfg.range.clone(), cfg.batch_size, cfg.shard)?;
+    phases.push(("component", t.elapsed()));
+
+    let t = Instant::now();
+    let (bars, report) = load_data(cfg)?;
+    phases.push(("load", t.elapsed()));
+
+    let t = Instant::now();
+    let features = features::compute(&bars.close, &cfg.grid.windows);
+    let columns = features.columns(&bars);
+    let costs = cfg.grid.engine_costs(bars.digits);
+    let mut meta = provenance::metadata(cfg, &bars, &report, &info);
+    phases.push(("features", t.elapsed()));
+
+    let t = Instant::now();
+    let resident = match &mut backend {
+        Backend::Sandbox(sandbox) if cfg.resident_columns => {
+            sandbox.embed_columns(&cfg.component.bytes, &columns, cfg.cache.as_ref())?
+        }
+        _ => None,
+    };
+    let job = Job::new(
+        &cfg.grid,
+        info.params.clone(),
+        param_order.clone(),
+        columns,
+        costs,
+    )
+    .with_resident_columns(resident);
+    if resident.is_some() {
+        phases.push(("image", t.elapsed()));
+    }
+
+    let checkpoint = Checkpoint::open(
+        &cfg.output,
+        &provenance::manifest(cfg, &meta, batches.len()),
+        cfg.fresh,
+    )?;
+    let done_before = checkpoint.done()?;
+    let todo: Vec<(usize, Range<u64>)> = batches
+        .iter()
+        .filter(|(i, _)| !done_before.contains(i))
+        .cloned()
+        .collect();
+    let skipped = batches.len() - todo.len();
+    let strategies: u64 = batches.iter().map(|(_, r)| r.end - r.start).sum();
+    progress.started(
+        &format!(
+            "stratbox: {strategies} strategies x {} lots on {} bars, {} batches of up to {}, {} engine, {} jobs",
+            cfg.grid.lots.len(),
+            bars.len(),
+            batches.len(),
+            cfg.batch_size,
+            backend.name(),
+            cfg.jobs()
+        ),
+        batches.len(),
+        skipped,
+        strategies,
+    );
+
+    let t = Instant::now();
+    let mut done = skipped;
+    let mut overhead = Duration::ZERO;
+    let mut save_error = None;
+    let mut log = sidecar::RunLog::open(&cfg.output, skipped > 0);
+    run_all(&backend, &job, &todo, cfg.jobs(), stop, |outcome| {
+        done += 1;
+        overhead += outcome.instantiate;
+        log.write(&batch_json(&outcome, done, batches.len()));
+        let record = BatchRecord {
+            index: outcome.index,
+            start: outcome.range.start,
+            end: outcome.range.end,
+            failures: outcome.failures.clone(),
+            rows: outcome.rows.clone(),
+        };
+        progress.batch_done(&outcome, done, batches.len());
+        match checkpoint.save(&record) {
+            Ok(()) => true,
+            Err(e) => {
+                save_error = Some(e);
+                false
+            }
+        }
+    });
+    progress.finished();
+    if let Some(e) = save_error {
+        return Err(e.into());
+    }
+    phases.push(("batches", t.elapsed()));
+    if done < batches.len() {
+        return Err(RunError::Interrupted {
+            done,
+            total: batches.len(),
+            parts: checkpoint.dir().to_owned(),
+        });
+    }
+
+    let t = Instant::now();
+    let mut rows = Vec::with_capacity(strategies as usize * cfg.grid.lots.len());
+    let mut failures = Vec::new();
+    for (index, _) in &batches {
+        let record = checkpoint.load(*index)?;
+        rows.extend(record.rows);
+        failures.extend(record.failures);
+    }
+    results::sort_rows(&mut rows);
+    failures.sort_by_key(|f| f.range.start);
+    let mut df = results::to_frame(&cfg.grid, &param_order, &rows).map_err(|e| ResultsError::Write {
+        path: cfg.output.clone(),
+        source: std::io::Error::other(e),
+    })?;
+    if let Some(shard) = cfg.shard {
+        meta.insert(keys::SHARD.into(), shard.to_string());
+    }
+    results::write_parquet(&cfg.output, &mut df, &meta)?;
+    sidecar::write_failures(&cfg.output, &failures)?;
+    checkpoint.finish()?;
+    phases.push(("write", t.elapsed()));
+
+    Ok(RunSummary {
+        output: cfg.output.clone(),
+        rows_written: rows.len(),
+        strategies,
+        batches: batches.len(),
+        resumed: skipped,
+        failures,
+        elapsed: t0.elapsed(),
+        phases,
+        peak_rss: sys::peak_rss(),
+        sandbox_overhead: overhead,
+    })
+}
