@@ -9,9 +9,9 @@
 # Running it again is harmless: what is already there is kept, what runs is left running.
 # What it does, in order (it is also the recipe for a test cluster by hand):
 #   1. apt-get install slurm-wlm munge, unless slurmctld, slurmd and munged are there already;
-#   2. a munge key (/etc/munge/munge.key) if there is none, and munged running as user munge;
-#   3. /etc/slurm/slurm.conf: one node "localhost" with this machine's CPUs, one partition
+#   2. /etc/slurm/slurm.conf: one node "localhost" with this machine's CPUs, one partition
 #      "debug", no cgroups (proctrack/linuxproc, task/none), no accounting database;
+#   3. a munge key (/etc/munge/munge.key) if there is none, and munged running as user munge;
 #   4. slurmctld and slurmd started directly (no systemd needed: it also works in a container);
 #   5. wait (at most SLURM_LOCAL_TIMEOUT seconds, default 60) until sinfo shows the node idle.
 #
@@ -163,8 +163,8 @@ case ${1:-start} in
   start)
     [[ $(id -u) == 0 ]] || die "run it as root (it installs packages and starts daemons)"
     install
-    start_munge
     write_conf
+    start_munge
     start_slurm
     wait_idle
     ;;
