@@ -44,7 +44,8 @@ log() { echo "slurm-test: $*"; }
 [[ -n $bin && -x $bin ]] || abort "give the stratbox binary: $0 path/to/stratbox (or STRATBOX=...)"
 bin=$(realpath "$bin")
 # The tasks find stratbox on the PATH, as the README says (sbatch passes the environment on).
-export PATH="$(dirname "$bin"):$PATH"
+PATH="$(dirname "$bin"):$PATH"
+export PATH
 
 work=$(mktemp -d /tmp/stratbox-slurm-test.XXXXXX)
 # A cache of compiled components and parsed data of this test only, shared by its tasks.

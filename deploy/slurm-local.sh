@@ -140,7 +140,7 @@ wait_idle() {
     case $state in
       idle | mixed | allocated) say "node localhost is $state"; sinfo; return ;;
       # A node that was down (for example after the machine restarted) is put back in service.
-      down* | drain* | drained*) scontrol update nodename=localhost state=resume 2>/dev/null || true ;;
+      down* | drain*) scontrol update nodename=localhost state=resume 2>/dev/null || true ;;
     esac
     sleep 1
   done
