@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match cli::dispatch(&args) {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cli::report(&e);
             e.exit().into()
         }
     }

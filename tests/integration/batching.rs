@@ -27,6 +27,7 @@ pub fn config(data: &Path, output: &Path, batch_size: u64, jobs: usize, engine: 
         window: None,
         shard: None,
         fresh: false,
+        max_failures: None,
         cache: None,
         resident_columns: true,
         output: output.to_owned(),

@@ -110,3 +110,35 @@ pub fn csv_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         })
         .collect()
 }
+
+/// The hostile test component (guest/hostile).
+pub fn hostile() -> PathBuf {
+    Path::new(run::COMPONENTS_DIR).join("hostile.wasm")
+}
+
+/// `stratbox discover` of the hostile component on `grid` and the year's first 2,000 bars, two
+/// jobs, progress as lines, plus `extra` flags: its output, results path and wall time.
+pub fn discover_hostile(dir: &Path, grid: &Path, extra: &[&str]) -> (Output, PathBuf, std::time::Duration) {
+    let data = year_slice(dir, 2_000);
+    let out = dir.join("out.parquet");
+    let wasm = hostile();
+    let mut args = vec![
+        "discover",
+        "--data",
+        data.to_str().unwrap(),
+        "--grid",
+        grid.to_str().unwrap(),
+        "--strategy",
+        wasm.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--progress",
+        "lines",
+    ];
+    args.extend_from_slice(extra);
+    let t = std::time::Instant::now();
+    let o = stratbox(&args);
+    (o, out, t.elapsed())
+}

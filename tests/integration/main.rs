@@ -5,6 +5,7 @@
 mod common;
 
 mod batching;
+mod broken;
 mod cli;
 mod contributed;
 mod data;

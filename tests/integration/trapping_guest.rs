@@ -4,7 +4,7 @@
 
 use stratbox::Exit;
 
-use crate::common::{self, stratbox, text, year_slice};
+use crate::common::{self, discover_hostile, text};
 
 /// A grid for the hostile component: strategies k = 0..20, the one with k = 7 misbehaves.
 fn hostile_grid(dir: &std::path::Path, mode: u32) -> std::path::PathBuf {
@@ -23,25 +23,8 @@ fn hostile_grid(dir: &std::path::Path, mode: u32) -> std::path::PathBuf {
 #[test]
 fn a_panicking_strategy_fails_alone_and_the_run_is_partial() {
     let dir = tempfile::tempdir().unwrap();
-    let data = year_slice(dir.path(), 2_000);
     let grid = hostile_grid(dir.path(), 4);
-    let wasm = std::path::Path::new(stratbox::run::COMPONENTS_DIR).join("hostile.wasm");
-    let out = dir.path().join("out.parquet");
-    let o = stratbox(&[
-        "discover",
-        "--data",
-        data.to_str().unwrap(),
-        "--grid",
-        grid.to_str().unwrap(),
-        "--strategy",
-        wasm.to_str().unwrap(),
-        "--batch-size",
-        "5",
-        "--jobs",
-        "2",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let (o, out, _) = discover_hostile(dir.path(), &grid, &["--batch-size", "5"]);
     let err = text(&o.stderr);
     assert_eq!(
         o.status.code(),
@@ -55,7 +38,7 @@ fn a_panicking_strategy_fails_alone_and_the_run_is_partial() {
         .unwrap_or_else(|| panic!("no line for batch 2:\n{err}"));
     assert!(line.contains("5-10") && line.contains("FAILED 1 of 5"), "{line}");
     assert!(
-        err.contains("strategies 7..8") && err.contains("hostile strategy panicked on purpose"),
+        err.contains("1 strategy (7): panicked: hostile strategy panicked on purpose"),
         "{err}"
     );
     for b in ["Batch 1/4", "Batch 3/4", "Batch 4/4"] {

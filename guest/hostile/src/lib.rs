@@ -5,7 +5,10 @@
 //! Modes: 1 loop forever, 2 grow memory until refused, 3 recurse until the stack overflows,
 //! 4 panic, 5 reply of 300 MiB, 6 garbage reply, 7 rows with wrong ids, 8 one row too few,
 //! 9 open a file, 10 read the environment, 11 read the clock and random, 12 write 100 MB to
-//! stdout, 13 sleep for 30 s (a blocking host call). Modes 9-11 report what the guest saw as an error string, so tests can read it.
+//! stdout, 13 sleep for 30 s (a blocking host call), 14 print and return terminal control
+//! sequences (retitle the window, clear the screen, a fake "Done" line, cursor up). Modes 9-11
+//! report what the guest saw as an error string, so tests can read it. Its name carries control
+//! characters too: everything a component says is untrusted text.
 
 wit_bindgen::generate!({
     world: "backtester",
@@ -18,6 +21,10 @@ use stratbox_engine::protocol::{BatchInput, BatchOutput, PROTOCOL_VERSION, decod
 use stratbox_engine::sim::TradeLog;
 
 struct Component;
+
+/// What a hostile component would like a terminal to show: a new window title, a cleared
+/// screen, a fake success line and the cursor moved up over the real output.
+const FORGED: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\r\u{1b}[32mDone: 4620 of 4620 strategies ok\u{1b}[0m\u{1b}[1A";
 
 // Unbounded on purpose: this is the stack-overflow test.
 #[allow(unconditional_recursion)]
@@ -102,6 +109,11 @@ fn misbehave(mode: u64, rows: &mut Vec<stratbox_engine::ResultRow>) -> Result<Op
             std::thread::sleep(std::time::Duration::from_secs(30));
             Err("slept".into())
         }
+        14 => {
+            eprint!("{FORGED}");
+            print!("{FORGED}");
+            Err(FORGED.to_string())
+        }
         other => Err(format!("unknown mode {other}")),
     }
 }
@@ -109,7 +121,7 @@ fn misbehave(mode: u64, rows: &mut Vec<stratbox_engine::ResultRow>) -> Result<Op
 impl Guest for Component {
     fn describe() -> Info {
         Info {
-            name: "hostile".into(),
+            name: "hostile\u{1b}[31m\u{7}\r".into(),
             version: "0.1.0".into(),
             params: vec!["k".into(), "bad_k".into(), "mode".into()],
         }

@@ -37,9 +37,9 @@ pub fn data(command: &DataCommand) -> Result<Exit, Error> {
         Ok((bars, report)) => {
             let summary = data::check::summary(&bars, &report);
             if args.json {
-                println!("{summary}");
+                outln!("{summary}");
             } else {
-                print!("{}", data::check::text(&summary));
+                out!("{}", data::check::text(&summary));
             }
             Ok(Exit::Ok)
         }
@@ -48,7 +48,7 @@ pub fn data(command: &DataCommand) -> Result<Exit, Error> {
                 DataError::Defects { count, .. } => *count,
                 _ => 0,
             };
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"error": e.to_string(), "defects": defects})
             );

@@ -10,8 +10,10 @@ use stratbox::Exit;
 use stratbox::cache::Cache;
 use stratbox::report::split::{self, compare, parse_split, split_outputs, split_windows};
 use stratbox::report::table::ResultsTable;
+use stratbox::results::sidecar::failures_path;
 use stratbox::run::{
     self, Bar, ComponentSource, EngineKind, Json, Lines, Progress, Quiet, RunConfig, RunSummary, Shard,
+    summary_lines,
 };
 use stratbox::sandbox::Limits;
 use stratbox::sys;
@@ -108,6 +110,11 @@ pub struct RunArgs {
     /// Start over instead of resuming a checkpoint left by an earlier run of this output.
     #[arg(long)]
     pub fresh: bool,
+    /// Stop the run once more than N strategies have failed in it (finished batches are kept).
+    /// Off by default: a component that fails on every strategy is stopped anyway, after a few
+    /// probes, and a few genuinely bad strategies should not end a run.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
     /// Progress display: a live bar on a terminal and lines otherwise (auto), or forced.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: ProgressArg,
@@ -205,6 +212,7 @@ impl RunArgs {
                 .transpose()
                 .map_err(usage)?,
             fresh: self.fresh,
+            max_failures: self.max_failures,
             output: self.output.clone(),
         })
     }
@@ -228,11 +236,11 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
             "seconds": summary.elapsed.as_secs_f64(),
             "peak_rss_bytes": summary.peak_rss,
         });
-        println!("{event}");
+        outln!("{event}");
     } else {
         let table = read_own(&summary.output)?;
         print_summary(&table, &args.ranking);
-        println!(
+        outln!(
             "\nReport: stratbox report {}    Trades: stratbox trades --results {} --id ID -o trades.csv",
             summary.output.display(),
             summary.output.display()
@@ -280,7 +288,7 @@ fn run(cfg: &RunConfig, quiet: bool, mode: ProgressArg) -> Result<RunSummary, Er
     } else {
         String::new()
     };
-    eprintln!(
+    errln!(
         "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {}{resumed} -> {}",
         summary.elapsed.as_secs_f64(),
         phases.join(", "),
@@ -294,15 +302,23 @@ fn run(cfg: &RunConfig, quiet: bool, mode: ProgressArg) -> Result<RunSummary, Er
     Ok(summary)
 }
 
-/// The strategies that got no rows, with their reasons (under a heading, with `heading`).
+/// Distinct failure reasons listed after a run; the failures file has every strategy.
+const MAX_REASONS: usize = 20;
+
+/// The strategies that got no rows: one line per distinct reason, with how many and which
+/// (under a heading, with `heading`).
 fn print_failures(summary: &RunSummary, heading: bool) {
     if summary.failed() > 0 {
         if heading {
-            eprintln!("Failed strategies (no rows written for them):");
+            errln!("Failed strategies (no rows written for them):");
         }
-        for f in &summary.failures {
-            eprintln!("  {}..{}: {}", f.range.start, f.range.end, f.reason);
+        for line in summary_lines(&summary.failures, MAX_REASONS) {
+            errln!("  {line}");
         }
+        errln!(
+            "  (every strategy with its reason: {})",
+            failures_path(&summary.output).display()
+        );
     }
 }
 
@@ -331,7 +347,7 @@ fn discover_split(cfg: RunConfig, split: &str, ranking: &RankArgs, quiet: bool) 
         ("In-sample", in_window, &in_path),
         ("Out-of-sample", out_window, &out_path),
     ] {
-        eprintln!(
+        errln!(
             "{label}: bars from {} to before {}",
             iso_utc(window.start),
             iso_utc(window.end)
@@ -347,7 +363,7 @@ fn discover_split(cfg: RunConfig, split: &str, ranking: &RankArgs, quiet: bool) 
             progress_sink(quiet, ProgressArg::Lines).as_mut(),
             &super::STOP,
         )?;
-        eprintln!(
+        errln!(
             "{label} done in {:.2}s | {} rows written | {} of {} strategies failed -> {}",
             summary.elapsed.as_secs_f64(),
             summary.rows_written,
@@ -360,14 +376,14 @@ fn discover_split(cfg: RunConfig, split: &str, ranking: &RankArgs, quiet: bool) 
     }
     let in_table = read_own(&in_path)?;
     let out_table = read_own(&out_path)?;
-    println!("In sample ({}):", in_path.display());
+    outln!("In sample ({}):", in_path.display());
     let lots = print_summary(&in_table, ranking);
     let r = ranking.ranking();
     match compare(&in_table, &out_table, r.metric, r.min_trades, lots, ranking.top) {
-        Ok(c) => print!("\n{}", split::render_text(&c)),
-        Err(e) => eprintln!("warning: no out-of-sample comparison: {e}"),
+        Ok(c) => out!("\n{}", split::render_text(&c)),
+        Err(e) => errln!("warning: no out-of-sample comparison: {e}"),
     }
-    println!(
+    outln!(
         "\nReport: stratbox report {} (finds {} beside it)",
         in_path.display(),
         out_path.display()

@@ -20,18 +20,18 @@ pub struct GridArgs {
 
 pub fn grid(args: &GridArgs) -> Result<Exit, Error> {
     let grid = load_grid(args.grid.as_deref())?;
-    println!("{grid}");
+    outln!("{grid}");
     let names = grid.param_names();
     let shown = args.rows.min(grid.size());
     if shown > 0 {
-        println!("\nfirst {shown} strategies:");
-        println!("  {:>6}  {}", "id", names.join("  "));
+        outln!("\nfirst {shown} strategies:");
+        outln!("  {:>6}  {}", "id", names.join("  "));
         for id in 0..shown {
             let v = grid.values(id);
             let cells: Vec<String> = (0..names.len())
                 .map(|p| format!("{:>w$}", grid.format_value(p, v[p]), w = names[p].len()))
                 .collect();
-            println!("  {id:>6}  {}", cells.join("  "));
+            outln!("  {id:>6}  {}", cells.join("  "));
         }
     }
     Ok(Exit::Ok)

@@ -28,21 +28,21 @@ pub fn inspect(args: &InspectArgs) -> Result<Exit, Error> {
     let origin = args.component.display().to_string();
     let sandbox = Sandbox::new(&bytes, &origin, limits)?;
     let info = sandbox.info();
-    println!("{origin}: {} bytes, sha256 {}", bytes.len(), sha256_hex(&bytes));
-    println!("name:    {}", info.name);
-    println!("version: {}", info.version);
-    println!("params:  {}", info.params.join(", "));
-    println!(
+    outln!("{origin}: {} bytes, sha256 {}", bytes.len(), sha256_hex(&bytes));
+    outln!("name:    {}", info.name);
+    outln!("version: {}", info.version);
+    outln!("params:  {}", info.params.join(", "));
+    outln!(
         "imports ({}, all granted as nothing: no files, env, network; fixed clock and random):",
         sandbox.surface().imports.len()
     );
     for i in &sandbox.surface().imports {
-        println!("  {i}");
+        outln!("  {i}");
     }
-    println!("exports:");
+    outln!("exports:");
     for e in &sandbox.surface().exports {
-        println!("  {e}");
+        outln!("  {e}");
     }
-    println!("ok: stratbox would run it");
+    outln!("ok: stratbox would run it");
     Ok(Exit::Ok)
 }

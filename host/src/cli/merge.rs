@@ -19,7 +19,7 @@ pub struct MergeArgs {
 
 pub fn merge(args: &MergeArgs) -> Result<Exit, Error> {
     let merged = stratbox::results::merge(&args.parts, &args.output)?;
-    println!(
+    outln!(
         "merged {} parts: {} rows, {} strategies, complete -> {}",
         merged.parts,
         merged.rows,

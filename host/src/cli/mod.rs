@@ -2,6 +2,22 @@
 //! library's configs (step two, once per flag group in [`flags`]), one file per command family,
 //! and the one error type that knows each failure's exit code.
 
+/// `print!` to stdout through [`out::stdout`] (quiet on a closed pipe).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::out::stdout(format_args!($($arg)*)) };
+}
+
+/// `println!` through [`out::stdout`].
+macro_rules! outln {
+    () => { $crate::cli::out::stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::out::stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` through [`out::stderr`] (never panics).
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::cli::out::stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod data;
 mod discover;
 mod error;
@@ -9,6 +25,7 @@ mod flags;
 mod grid;
 mod inspect;
 mod merge;
+mod out;
 mod reports;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +85,11 @@ pub fn dispatch(cli: &Cli) -> Result<Exit, Error> {
     }
 }
 
+/// Prints the error that ended the command.
+pub fn report(e: &Error) {
+    errln!("error: {e:#}");
+}
+
 /// Set by the first Ctrl-C: no new batch starts; running ones finish and are saved. A second
 /// Ctrl-C exits at once (finished batches are on disk already; nothing half-written is left
 /// under a final name).
@@ -77,9 +99,9 @@ static STOP: AtomicBool = AtomicBool::new(false);
 pub fn install_interrupt_handler() {
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("\ninterrupted again: abandoning running batches; run the same command to resume");
+            errln!("\ninterrupted again: abandoning running batches; run the same command to resume");
             std::process::exit(Exit::Interrupted.code());
         }
-        eprintln!("\ninterrupt: finishing the running batches (Ctrl-C again to abandon them)...");
+        errln!("\ninterrupt: finishing the running batches (Ctrl-C again to abandon them)...");
     });
 }

@@ -74,11 +74,16 @@ fn read_table(path: &Path) -> Result<ResultsTable, Error> {
 /// The counts and top of `table`. An unknown `--rank-lots` only warns here: the run is done and
 /// its file written, so the summary falls back to the default lot size rather than failing.
 pub fn print_summary(table: &ResultsTable, ranking: &RankArgs) -> f64 {
+    if table.is_empty() {
+        // Every strategy failed: there is nothing to rank, and no lot size to warn about.
+        out!("{}", render_text(table, &ranking.ranking(), 0.0, ranking.top));
+        return 0.0;
+    }
     let lots = choose_lots(table, ranking.rank_lots).unwrap_or_else(|e| {
-        eprintln!("warning: --rank-lots: {e}; ranking at the default lot size");
+        errln!("warning: --rank-lots: {e}; ranking at the default lot size");
         choose_lots(table, None).unwrap_or(0.0)
     });
-    print!("{}", render_text(table, &ranking.ranking(), lots, ranking.top));
+    out!("{}", render_text(table, &ranking.ranking(), lots, ranking.top));
     lots
 }
 
@@ -117,10 +122,10 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
             })
     };
     if let Err(e) = &curves {
-        eprintln!("warning: no equity curves: {e}");
+        errln!("warning: no equity curves: {e}");
     }
     if let Some(Err(e)) = &oos {
-        eprintln!("warning: no out-of-sample comparison: {e}");
+        errln!("warning: no out-of-sample comparison: {e}");
     }
     let output = args
         .output
@@ -135,7 +140,7 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
         oos,
     });
     html::write(&output, &page)?;
-    eprintln!(
+    errln!(
         "report of {} ({} rows{}) in {:.2}s -> {}",
         args.results.display(),
         table.len(),
@@ -193,7 +198,7 @@ pub fn trades(args: &TradesArgs) -> Result<Exit, Error> {
         .last()
         .map(|t| t.balance_usd)
         .unwrap_or(trades.initial_balance);
-    eprintln!(
+    errln!(
         "strategy {} ({}) at {} lots: {} trades, net P&L {:.2} USD, final balance {:.2} USD{} -> {}",
         args.id,
         replayer.describe(args.id),
@@ -209,7 +214,7 @@ pub fn trades(args: &TradesArgs) -> Result<Exit, Error> {
         args.output.display()
     );
     if let Some(o) = &trades.open {
-        eprintln!(
+        errln!(
             "open at the end of the data (not a trade): {} since {} at {}, marked at {}, open P&L {:.2} USD",
             o.side,
             iso_utc(o.entry_time),

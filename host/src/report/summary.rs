@@ -99,6 +99,13 @@ pub fn render_text(table: &ResultsTable, ranking: &Ranking, lots: f64, top: usiz
             c.lots, c.profitable, c.losing, c.ruined, c.rankable, ranking.min_trades
         );
     }
+    if table.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNo strategy has rows (every one failed, see above): nothing to rank."
+        );
+        return out;
+    }
     let rows = ranked_rows(table, ranking.metric, ranking.min_trades, lots);
     let shown = &rows[..rows.len().min(top)];
     let _ = writeln!(

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use stratbox_engine::ResultRow;
 
-use super::scheduler::FailedRange;
+use super::failures::FailedRange;
 use crate::util::fs::write_bytes_atomic;
 
 /// What one finished batch left on disk.

@@ -118,7 +118,7 @@ impl<'a> Job<'a> {
 
     /// Decodes a reply and checks that it holds exactly the expected rows, in order.
     pub fn check_reply(&self, range: &Range<u64>, bytes: &[u8]) -> Result<Vec<ResultRow>, BatchError> {
-        let out: BatchOutput = protocol::decode(bytes).map_err(BatchError::Malformed)?;
+        let out: BatchOutput = protocol::decode(bytes).map_err(|e| BatchError::malformed(&e))?;
         if out.protocol != self.protocol() {
             return Err(BatchError::Malformed(format!(
                 "protocol version {} (expected {})",

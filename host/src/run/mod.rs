@@ -7,11 +7,13 @@
 //! - `plan`: which batches a run (or a shard of it) executes.
 //! - `job`: the batch inputs every batch shares, and the check of each reply.
 //! - `scheduler`: running batches, with retry and narrowing, several at once.
+//! - `failures`: the strategies that got no rows, and their summary by reason.
 //! - `checkpoint`: finished batches on disk, so a killed run resumes.
 //! - `progress`: what a run shows while it runs.
 //! - `provenance`: the results' metadata and the checkpoint's manifest.
 
 mod checkpoint;
+mod failures;
 mod job;
 mod plan;
 mod progress;
@@ -27,10 +29,11 @@ use std::time::{Duration, Instant};
 use stratbox_engine::{Mvt, Strategy};
 
 pub use checkpoint::{CheckpointError, parts_dir};
+pub use failures::{FailedRange, ReasonCount, by_reason, summary_lines};
 pub use job::Job;
 pub use plan::Shard;
 pub use progress::{Bar, Json, Lines, Progress, Quiet};
-pub use scheduler::{Backend, BatchOutcome, FailedRange, run_batch};
+pub use scheduler::{Backend, BatchOutcome, run_batch};
 pub use source::{COMPONENTS_DIR, ComponentSource, DEFAULT_COMPONENT, EngineKind, bundled_data, data_paths};
 
 pub(crate) use source::is_builtin_family;
@@ -70,6 +73,8 @@ pub struct RunConfig {
     pub shard: Option<Shard>,
     /// Delete an existing checkpoint of the output instead of resuming it.
     pub fresh: bool,
+    /// Stop the run once more than this many strategies have failed in it (`None`: never).
+    pub max_failures: Option<u64>,
     /// Where compiled components are cached; `None` compiles every run.
     pub cache: Option<Cache>,
     /// Put the columns into the component's memory image once (protocol 3) when the component
@@ -116,6 +121,32 @@ pub enum RunError {
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     #[error(
+        "component {component} failed on every strategy tried ({tried} of {tried} in {batches} {}): {reason}; \
+         the other {not_run} were not run. Finished batches are saved in {}: the same command runs \
+         the rest again (add --fresh after changing the component or its limits)",
+        if *batches == 1 { "batch" } else { "batches" },
+        parts.display()
+    )]
+    BrokenComponent {
+        component: String,
+        tried: u64,
+        batches: usize,
+        reason: crate::sandbox::BatchError,
+        not_run: u64,
+        parts: PathBuf,
+    },
+    #[error(
+        "{failed} strategies failed in this run, more than --max-failures {max}; the other {not_run} \
+         were not run. Finished batches are saved in {}: the same command runs the rest",
+        parts.display()
+    )]
+    TooManyFailures {
+        failed: u64,
+        max: u64,
+        not_run: u64,
+        parts: PathBuf,
+    },
+    #[error(
         "interrupted after {done} of {total} batches; finished batches are saved in {}: run the same command again to resume",
         parts.display()
     )]
@@ -128,7 +159,8 @@ pub enum RunError {
 
 impl RunError {
     /// The exit code: bad input (data, grid, component, a checkpoint of another run) is the
-    /// user's to fix; an interrupted run resumes; anything else is stratbox's failure.
+    /// user's to fix; a run stopped by failing strategies is partial (its finished batches are
+    /// saved); an interrupted run resumes; anything else is stratbox's failure.
     pub fn exit(&self) -> Exit {
         match self {
             RunError::Data(_)
@@ -141,6 +173,7 @@ impl RunError {
             | RunError::NoBarsInWindow { .. } => Exit::BadInput,
             RunError::Checkpoint(e) => e.exit(),
             RunError::Results(e) => e.exit(),
+            RunError::BrokenComponent { .. } | RunError::TooManyFailures { .. } => Exit::Partial,
             RunError::Interrupted { .. } => Exit::Interrupted,
         }
     }
@@ -210,6 +243,16 @@ fn backend(cfg: &RunConfig) -> Result<(Backend, ComponentInfo), RunError> {
             name: info.name,
         }),
     }
+}
+
+/// Strategies of `batches` whose batch is saved in `checkpoint`.
+fn strategies_done(checkpoint: &Checkpoint, batches: &[(usize, Range<u64>)]) -> Result<u64, RunError> {
+    let done = checkpoint.done()?;
+    Ok(batches
+        .iter()
+        .filter(|(i, _)| done.contains(i))
+        .map(|(_, r)| r.end - r.start)
+        .sum())
 }
 
 /// Runs the configured grid (or range, or shard) and writes the results file.
@@ -307,10 +350,23 @@ pub fn run_until(
     let mut done = skipped;
     let mut overhead = Duration::ZERO;
     let mut save_error = None;
+    let mut failed_here = 0u64;
+    let mut stopped = (0usize, 0u64);
     let mut log = sidecar::RunLog::open(&cfg.output, skipped > 0);
-    run_all(&backend, &job, &todo, cfg.jobs(), stop, |outcome| {
-        done += 1;
+    let verdict = run_all(&backend, &job, &todo, cfg.jobs(), stop, |outcome| {
         overhead += outcome.instantiate;
+        if !outcome.finished() {
+            // Not saved: a rerun of the same command runs it again.
+            stopped = (
+                stopped.0 + 1,
+                stopped.1 + (outcome.range.end - outcome.range.start),
+            );
+            log.write(&batch_json(&outcome, done, batches.len()));
+            progress.batch_done(&outcome, done, batches.len());
+            return false;
+        }
+        done += 1;
+        failed_here += outcome.failed();
         log.write(&batch_json(&outcome, done, batches.len()));
         let record = BatchRecord {
             index: outcome.index,
@@ -320,19 +376,47 @@ pub fn run_until(
             rows: outcome.rows.clone(),
         };
         progress.batch_done(&outcome, done, batches.len());
-        match checkpoint.save(&record) {
-            Ok(()) => true,
-            Err(e) => {
-                save_error = Some(e);
-                false
-            }
+        if let Err(e) = checkpoint.save(&record) {
+            save_error = Some(e);
+            return false;
         }
+        cfg.max_failures.is_none_or(|max| failed_here <= max)
     });
     progress.finished();
     if let Some(e) = save_error {
         return Err(e.into());
     }
     phases.push(("batches", t.elapsed()));
+    let saved: u64 = strategies_done(&checkpoint, &batches)?;
+    if let Some(reason) = verdict {
+        let verdict = serde_json::json!({
+            "event": "verdict",
+            "component": cfg.component.origin,
+            "reason": reason.to_string(),
+            "kind": reason.kind(),
+            "batches": stopped.0,
+            "strategies": stopped.1,
+        });
+        log.write(&verdict);
+        return Err(RunError::BrokenComponent {
+            component: cfg.component.origin.clone(),
+            tried: stopped.1,
+            batches: stopped.0,
+            reason,
+            not_run: strategies - saved - stopped.1,
+            parts: checkpoint.dir().to_owned(),
+        });
+    }
+    if let Some(max) = cfg.max_failures
+        && failed_here > max
+    {
+        return Err(RunError::TooManyFailures {
+            failed: failed_here,
+            max,
+            not_run: strategies - saved,
+            parts: checkpoint.dir().to_owned(),
+        });
+    }
     if done < batches.len() {
         return Err(RunError::Interrupted {
             done,

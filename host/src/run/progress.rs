@@ -10,8 +10,10 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::scheduler::BatchOutcome;
+use super::failures::by_reason;
+use super::scheduler::{BatchOutcome, Stopped};
 use crate::sys;
+use crate::util::text::untrusted;
 
 /// What a run tells its progress sink.
 pub trait Progress {
@@ -35,36 +37,27 @@ pub struct Lines<W: Write> {
 
 fn status(o: &BatchOutcome) -> String {
     let n = o.range.end - o.range.start;
-    let failed: u64 = o.failures.iter().map(|f| f.len()).sum();
-    if failed == 0 && o.attempts == 1 {
-        "ok".to_string()
-    } else if failed == 0 {
-        format!("ok after {} attempts", o.attempts)
-    } else {
-        format!("FAILED {failed} of {n}")
+    let failed = o.failed();
+    match &o.stopped {
+        Some(Stopped::Broken) => "STOPPED: the component fails on every strategy tried".to_string(),
+        Some(Stopped::Abandoned) => "abandoned (the run stopped)".to_string(),
+        None if failed == 0 && o.attempts == 1 => "ok".to_string(),
+        None if failed == 0 => format!("ok after {} attempts", o.attempts),
+        None => format!("FAILED {failed} of {n}"),
     }
 }
 
-/// The detail lines under a batch: first error, failed ranges, guest stderr.
-fn details(o: &BatchOutcome) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Some(first) = &o.first_error {
-        lines.push(format!("    first attempt: {first}"));
-    }
-    for f in &o.failures {
-        lines.push(format!(
-            "    strategies {}..{}: {}",
-            f.range.start, f.range.end, f.reason
-        ));
-    }
-    if !o.stderr.is_empty() {
-        let text = String::from_utf8_lossy(&o.stderr);
-        lines.push(format!(
-            "    guest stderr: {}",
-            text.trim().chars().take(500).collect::<String>()
-        ));
-    }
-    lines
+/// What a batch that did not simply succeed adds to its line: its first error and how many
+/// distinct reasons its failures have. One line, bounded: a broken component's batches must
+/// not flood the terminal (every detail is in the run log and the failures file).
+fn detail(o: &BatchOutcome) -> Option<String> {
+    let first = o.first_error.as_ref()?;
+    let first: String = first.to_string().chars().take(160).collect();
+    let reasons = by_reason(&o.failures).len();
+    Some(match reasons {
+        0 | 1 => format!(" | first error: {first}"),
+        n => format!(" | {n} reasons, first error: {first}"),
+    })
 }
 
 /// The run's headline, and whether it resumes an earlier one.
@@ -84,7 +77,7 @@ impl<W: Write> Progress for Lines<W> {
         let width = total.to_string().len();
         let _ = writeln!(
             self.out,
-            "Batch {:>width$}/{total}: {:>6}-{:<6} {} {:.2}s | {} strategies | RSS {}",
+            "Batch {:>width$}/{total}: {:>6}-{:<6} {} {:.2}s | {} strategies | RSS {}{}",
             o.index + 1,
             o.range.start,
             o.range.end,
@@ -92,10 +85,8 @@ impl<W: Write> Progress for Lines<W> {
             o.elapsed.as_secs_f64(),
             o.range.end - o.range.start,
             sys::mib(sys::current_rss()),
+            detail(o).unwrap_or_default(),
         );
-        for line in details(o) {
-            let _ = writeln!(self.out, "{line}");
-        }
     }
 }
 
@@ -129,25 +120,19 @@ impl<W: Write> Progress for Bar<W> {
     }
 
     fn batch_done(&mut self, o: &BatchOutcome, done: usize, total: usize) {
-        self.strategies_done += o.range.end - o.range.start;
-        self.failed += o
-            .failures
-            .iter()
-            .map(|f| f.range.end - f.range.start)
-            .sum::<u64>();
-        let lines = details(o);
-        if !lines.is_empty() {
+        if o.finished() {
+            self.strategies_done += o.range.end - o.range.start;
+        }
+        self.failed += o.failed();
+        if let Some(detail) = detail(o) {
             let _ = writeln!(
                 self.out,
-                "\r\x1b[2KBatch {}/{total}: {}-{} {}",
+                "\r\x1b[2KBatch {}/{total}: {}-{} {}{detail}",
                 o.index + 1,
                 o.range.start,
                 o.range.end,
                 status(o)
             );
-            for line in lines {
-                let _ = writeln!(self.out, "{line}");
-            }
         }
         let elapsed = self.start.elapsed().as_secs_f64().max(1e-9);
         let rate = self.strategies_done as f64 / elapsed;
@@ -203,6 +188,14 @@ pub fn batch_json(o: &BatchOutcome, done: usize, total: usize) -> serde_json::Va
         .iter()
         .map(|f| serde_json::json!({"start": f.range.start, "end": f.range.end, "reason": f.reason.to_string()}))
         .collect();
+    let outcome = match (&o.stopped, o.failures.is_empty()) {
+        (Some(Stopped::Broken), _) => "stopped",
+        (Some(Stopped::Abandoned), _) => "abandoned",
+        (None, true) => "ok",
+        (None, false) => "failed",
+    };
+    // Captured guest output is the component's text: escaped and bounded like its errors.
+    let captured = |bytes: &[u8]| (!bytes.is_empty()).then(|| untrusted(&String::from_utf8_lossy(bytes)));
     serde_json::json!({
         "event": "batch",
         "batch": o.index,
@@ -210,8 +203,11 @@ pub fn batch_json(o: &BatchOutcome, done: usize, total: usize) -> serde_json::Va
         "end": o.range.end,
         "seconds": o.elapsed.as_secs_f64(),
         "attempts": o.attempts,
-        "outcome": if o.failures.is_empty() { "ok" } else { "failed" },
+        "outcome": outcome,
+        "first_error": o.first_error.as_ref().map(|e| e.to_string()),
         "failures": failures,
+        "guest_stdout": captured(&o.stdout),
+        "guest_stderr": captured(&o.stderr),
         "rss_bytes": sys::current_rss(),
         "peak_rss_bytes": sys::peak_rss(),
         "done": done,

@@ -58,9 +58,11 @@ impl Surface {
     /// Lists a compiled component's imports and exports.
     pub(crate) fn of(engine: &Engine, component: &Component) -> Surface {
         let ty = component.component_type();
+        // The names are the component's text: escaped, so `inspect` and refusals show them safely.
+        let safe = |n: &str| crate::util::text::escape_untrusted(n, 200);
         Surface {
-            imports: ty.imports(engine).map(|(n, _)| n.to_string()).collect(),
-            exports: ty.exports(engine).map(|(n, _)| n.to_string()).collect(),
+            imports: ty.imports(engine).map(|(n, _)| safe(n)).collect(),
+            exports: ty.exports(engine).map(|(n, _)| safe(n)).collect(),
         }
     }
 

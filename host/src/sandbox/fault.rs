@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use wasmtime::Trap;
 
 use super::limits::Limits;
+use crate::util::text::untrusted;
 
 /// A component that cannot be used at all (before any batch runs).
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,7 @@ pub enum LoadError {
 impl LoadError {
     /// `reason` why `origin` cannot be used, as the right variant: wasmtime's refusal of a
     /// starting memory above the cap names the cap, anything else is an invalid component.
+    /// The reason is escaped and bounded: wasmtime's messages quote names the component chose.
     pub(crate) fn refused(origin: &str, cap_bytes: usize, reason: String) -> LoadError {
         match memory_minimum(&reason) {
             Some(bytes) => LoadError::MemoryCap {
@@ -44,7 +46,7 @@ impl LoadError {
             },
             None => LoadError::Invalid {
                 origin: origin.to_string(),
-                reason,
+                reason: untrusted(&reason),
             },
         }
     }
@@ -74,6 +76,10 @@ impl fmt::Display for Stream {
 }
 
 /// Why one batch failed, in plain words. Serialisable: checkpoints store it as it was seen.
+///
+/// Every string in it that a component could influence (its error, its panic message, its
+/// stderr, wasmtime's trap text with the component's function names) is escaped and bounded
+/// when the error is made ([`crate::util::text`]), so no display of it needs to care.
 #[derive(Debug, Clone, PartialEq, thiserror::Error, Serialize, Deserialize)]
 pub enum BatchError {
     #[error("exceeded the deadline of {limit:?} (ran {seen:.2?})")]
@@ -90,7 +96,7 @@ pub enum BatchError {
     Panic { message: String },
     #[error("overflowed its stack")]
     StackOverflow,
-    #[error("trapped: {trap}{}", stderr_tail(.stderr))]
+    #[error("trapped: {trap}{}", if .stderr.is_empty() { String::new() } else { format!(" (guest stderr: {})", .stderr) })]
     Trap { trap: String, stderr: String },
     #[error("returned an error: {0}")]
     Guest(String),
@@ -98,22 +104,47 @@ pub enum BatchError {
     Malformed(String),
 }
 
+/// The last 400 characters of a guest's stderr on one line (a Rust guest's panic message ends
+/// it), escaped.
 fn stderr_tail(stderr: &str) -> String {
-    let s = stderr.trim();
-    if s.is_empty() {
-        String::new()
-    } else {
-        // The last 400 characters on one line: a Rust guest's panic message ends its stderr.
-        let one_line = s.lines().map(str::trim).collect::<Vec<_>>().join(" / ");
-        let tail: String = one_line
-            .chars()
-            .rev()
-            .take(400)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!(" (guest stderr: {tail})")
+    let one_line = stderr
+        .trim()
+        .lines()
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let count = one_line.chars().count();
+    let tail: String = one_line.chars().skip(count.saturating_sub(400)).collect();
+    untrusted(&tail)
+}
+
+impl BatchError {
+    /// The guest's own error string, escaped and bounded.
+    pub(crate) fn guest(message: &str) -> BatchError {
+        BatchError::Guest(untrusted(message))
+    }
+
+    /// A reply that does not decode or does not hold what was asked, escaped and bounded (a
+    /// decoder's message may quote the reply's bytes).
+    pub(crate) fn malformed(message: &str) -> BatchError {
+        BatchError::Malformed(untrusted(message))
+    }
+
+    /// The kind of failure, without its details: two failures of one kind have the same
+    /// cause as far as the host can tell (a deadline is a deadline, whatever the time it ran).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BatchError::Deadline { .. } => "deadline",
+            BatchError::Fuel { .. } => "fuel",
+            BatchError::Memory { .. } => "memory",
+            BatchError::ReplyTooLarge { .. } => "reply size",
+            BatchError::OutputCap { .. } => "output cap",
+            BatchError::Panic { .. } => "panic",
+            BatchError::StackOverflow => "stack overflow",
+            BatchError::Trap { .. } => "trap",
+            BatchError::Guest(_) => "error",
+            BatchError::Malformed(_) => "malformed reply",
+        }
     }
 }
 
@@ -164,7 +195,7 @@ pub(crate) struct Evidence<'a> {
 
 /// Turns a failed call into the limit or fault it stands for.
 pub(crate) fn classify(e: &Evidence, limits: &Limits) -> BatchError {
-    let stderr = e.stderr.to_string();
+    let stderr = stderr_tail(e.stderr);
     if let Some(trap) = e.trap {
         return match trap {
             Trap::Interrupt => BatchError::Deadline {
@@ -177,8 +208,8 @@ pub(crate) fn classify(e: &Evidence, limits: &Limits) -> BatchError {
             Trap::StackOverflow => BatchError::StackOverflow,
             Trap::MemoryOutOfBounds if looks_like_stack_overflow(e.text) => BatchError::StackOverflow,
             // A Rust guest's panic prints its message to stderr, then aborts (`unreachable`).
-            Trap::UnreachableCodeReached if stderr.contains("panicked at") => BatchError::Panic {
-                message: panic_message(&stderr),
+            Trap::UnreachableCodeReached if e.stderr.contains("panicked at") => BatchError::Panic {
+                message: untrusted(&panic_message(e.stderr)),
             },
             // The trap's own words ("out of bounds memory access", ...), not the backtrace.
             _ => BatchError::Trap {
@@ -196,7 +227,7 @@ pub(crate) fn classify(e: &Evidence, limits: &Limits) -> BatchError {
             .unwrap_or_else(|| "more".into());
         return BatchError::Memory {
             limit: limits.memory_bytes >> 20,
-            seen,
+            seen: untrusted(&seen),
         };
     }
     if text.contains("hostcalls has been exhausted") || text.contains("too much data is being copied") {
@@ -217,7 +248,7 @@ pub(crate) fn classify(e: &Evidence, limits: &Limits) -> BatchError {
         };
     }
     BatchError::Trap {
-        trap: text.lines().next().unwrap_or_default().to_string(),
+        trap: untrusted(text.lines().next().unwrap_or_default()),
         stderr,
     }
 }

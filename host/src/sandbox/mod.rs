@@ -32,6 +32,7 @@ pub use fault::{BatchError, LoadError, Stream};
 pub use limits::Limits;
 
 use crate::cache::Cache;
+use crate::util::text::{escape_untrusted, untrusted};
 use engine::Ticker;
 use fault::Evidence;
 use wasi::{LinkError, State};
@@ -45,7 +46,7 @@ mod bindings {
 
 use bindings::{Backtester, BacktesterPre};
 
-/// What `describe()` says about a component.
+/// What `describe()` says about a component, escaped and bounded (it is the component's text).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentInfo {
     pub name: String,
@@ -140,10 +141,13 @@ impl Sandbox {
                     sandbox.explain(e, &store, t.elapsed())
                 ))
             })?;
+        // What describe() says is the component's text: escaped and bounded here, once, so the
+        // terminal, logs, metadata and report only ever see the safe form. (A parameter name with
+        // a control character or a backslash then matches no grid's, and is refused as such.)
         sandbox.info = ComponentInfo {
-            name: info.name,
-            version: info.version,
-            params: info.params,
+            name: untrusted(&info.name),
+            version: untrusted(&info.version),
+            params: info.params.iter().map(|p| escape_untrusted(p, 100)).collect(),
         };
         Ok(sandbox)
     }
@@ -256,7 +260,7 @@ impl Sandbox {
                 });
             }
         }
-        let reply = result.map_err(BatchError::Guest)?;
+        let reply = result.map_err(|e| BatchError::guest(&e))?;
         Ok(Reply {
             bytes: reply,
             stdout: stdout.contents().to_vec(),
