@@ -6,14 +6,14 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use stratbox::data::{LoadOptions, load};
+use stratbox::data::{Input, LoadOptions, load};
 
 fn histdata_year(c: &mut Criterion) {
     let path = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/data/histdata/HISTDATA_COM_ASCII_EURUSD_M12018.zip"
     ));
-    let paths = [path];
+    let paths = [Input::from(path)];
     let opts = LoadOptions::default();
     let mut g = c.benchmark_group("data_load");
     g.sample_size(20);

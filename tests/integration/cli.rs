@@ -140,7 +140,8 @@ fn a_grid_that_does_not_fit_the_strategy_is_refused_before_running() {
 
 #[test]
 fn data_check_summarises_the_real_files() {
-    let o = stratbox(&["data", "check", stratbox::run::bundled_data().to_str().unwrap()]);
+    // No file: the bundled year.
+    let o = stratbox(&["data", "check"]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     assert!(out.contains("histdata"), "{out}");
@@ -165,6 +166,35 @@ fn data_check_summarises_the_real_files() {
     let hole = &v["gaps"]["largest"][0];
     assert_eq!(hole["after"], "2022-08-19 20:58:00 UTC");
     assert!(hole["seconds"].as_i64().unwrap() > 32 * 86_400);
+}
+
+/// The default data comes from inside the binary, not from the checkout it was built in: run
+/// from an empty directory with no cargo variables, the bundled year is reported under its bare
+/// file name, which names no file there (the loader reports a file by the path it opened), with
+/// the digest of the checkout's file (so results record what a run on that file records). That
+/// the checkout is not read at all, with it hidden, is `.ci/standalone-test.sh`'s to show.
+#[test]
+fn the_bundled_year_is_inside_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_stratbox"))
+        .args(["data", "check", "--json"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let file = &summary["files"][0];
+    let name = stratbox::run::BUNDLED_DATA_NAME;
+    assert_eq!(file["path"], name, "{summary}");
+    assert!(!dir.path().join(name).exists());
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name);
+    let digest = stratbox::util::digest::sha256_hex(&std::fs::read(checkout).unwrap());
+    assert_eq!(file["sha256"], digest.as_str());
+    assert_eq!(summary["bars"], 372_607);
 }
 
 #[test]

@@ -55,8 +55,7 @@ pub fn first_bars(n: usize) -> Columns {
 pub fn year_lines() -> &'static Vec<String> {
     static LINES: OnceLock<Vec<String>> = OnceLock::new();
     LINES.get_or_init(|| {
-        let file = std::fs::File::open(run::bundled_data()).unwrap();
-        let mut zip = zip::ZipArchive::new(file).unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(run::BUNDLED_DATA)).unwrap();
         let mut text = String::new();
         zip.by_index(0).unwrap().read_to_string(&mut text).unwrap();
         text.lines().map(str::to_string).collect()

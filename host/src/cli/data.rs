@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use stratbox::Exit;
 use stratbox::data::{self, DataError};
+use stratbox::run::data_inputs;
 
 use super::error::Error;
 use super::flags::ReadFlags;
@@ -17,8 +18,7 @@ pub enum DataCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct DataCheckArgs {
-    /// Data files (one series, joined in time order).
-    #[arg(required = true)]
+    /// Data files (one series, joined in time order). Default: the bundled 2018 EURUSD M1 year.
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub read: ReadFlags,
@@ -33,7 +33,7 @@ pub struct DataCheckArgs {
 pub fn data(command: &DataCommand) -> Result<Exit, Error> {
     let DataCommand::Check(args) = command;
     let opts = args.read.load_options(args.repair)?;
-    match data::load(&args.files, &opts) {
+    match data::load(&data_inputs(&args.files), &opts) {
         Ok((bars, report)) => {
             let summary = data::check::summary(&bars, &report);
             if args.json {

@@ -8,7 +8,7 @@ use clap::builder::PossibleValuesParser;
 use stratbox::data::{self, Bars, Format, LoadOptions, LoadReport, TzSpec};
 use stratbox::grid::Grid;
 use stratbox::report::rank::{Metric, Ranking, metric_names};
-use stratbox::run::data_paths;
+use stratbox::run::data_inputs;
 
 use super::error::{Error, usage};
 
@@ -70,7 +70,7 @@ impl DataArgs {
     /// Loads the bars; `Err` is the message for the user.
     pub fn load(&self) -> Result<(Bars, LoadReport), String> {
         let opts = self.read.load_options(self.repair).map_err(|e| e.to_string())?;
-        data::load(&data_paths(&self.data), &opts).map_err(|e| e.to_string())
+        data::load(&data_inputs(&self.data), &opts).map_err(|e| e.to_string())
     }
 }
 

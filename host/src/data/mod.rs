@@ -11,16 +11,19 @@ pub mod check;
 mod csv;
 pub mod error;
 pub mod format;
+mod input;
 mod parquet;
 pub mod price;
 pub mod time;
 pub mod validate;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
 pub use error::{DataError, Defect, DefectKind, ParseOptionError, Unit};
 pub use format::Format;
+pub use input::Input;
 pub use price::{MAX_DIGITS, digits_for_path, format_points, symbol_in_name};
 pub use time::{TzSpec, format_utc};
 pub use validate::{Gap, GapStats, Repair, RepairAction, Repairs};
@@ -149,12 +152,13 @@ struct Loaded {
     rows: Rows,
 }
 
-/// Loads files as one series of bars (see [`LoadOptions`] and SPEC section 1).
+/// Loads inputs (files, or bytes named like one) as one series of bars (see [`LoadOptions`] and
+/// SPEC section 1).
 ///
 /// Every defect in every file is collected before returning [`DataError::Defects`]; the files
 /// are joined in time order and must not overlap.
-pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport), DataError> {
-    if paths.is_empty() {
+pub fn load(inputs: &[Input], opts: &LoadOptions) -> Result<(Bars, LoadReport), DataError> {
+    if inputs.is_empty() {
         return Err(DataError::NoInput);
     }
     let digits = match opts.digits {
@@ -164,19 +168,16 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport),
             )));
         }
         Some(d) => d,
-        None => paths.iter().find_map(|p| digits_for_path(p)).unwrap_or(5),
+        None => inputs.iter().find_map(|i| digits_for_path(i.path())).unwrap_or(5),
     };
-    let mut inputs = Vec::with_capacity(paths.len());
-    for path in paths {
-        let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let mut read = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let bytes = input.read()?;
         let sha256 = crate::util::digest::sha256_hex(&bytes);
-        inputs.push((path, bytes, sha256));
+        read.push((input.path(), bytes, sha256));
     }
     let cache = opts.cache_dir.as_deref().map(|dir| {
-        let files: Vec<(String, String)> = inputs
+        let files: Vec<(String, String)> = read
             .iter()
             .map(|(path, _, sha)| (path.display().to_string(), sha.clone()))
             .collect();
@@ -187,16 +188,16 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<(Bars, LoadReport),
     {
         return Ok(hit);
     }
-    let loaded = parse_files(inputs, opts, digits)?;
+    let loaded = parse_files(read, opts, digits)?;
     if let Some((dir, key)) = &cache {
         cache::write(dir, key, &loaded);
     }
     Ok(loaded)
 }
 
-/// Parses and joins files already read (path, bytes, SHA-256 of the bytes).
+/// Parses and joins inputs already read (name, bytes, SHA-256 of the bytes).
 fn parse_files(
-    inputs: Vec<(&PathBuf, Vec<u8>, String)>,
+    inputs: Vec<(&std::path::Path, Cow<'static, [u8]>, String)>,
     opts: &LoadOptions,
     digits: u32,
 ) -> Result<(Bars, LoadReport), DataError> {
@@ -262,7 +263,7 @@ fn parse_files(
 /// Unzips, sniffs, parses and order-checks one file.
 fn load_file(
     path: &std::path::Path,
-    bytes: Vec<u8>,
+    bytes: Cow<'static, [u8]>,
     sha256: String,
     opts: &LoadOptions,
     digits: u32,
@@ -274,7 +275,7 @@ fn load_file(
             path: path.to_path_buf(),
             why,
         })?;
-        (format!("{}:{inner}", path.display()), content, true)
+        (format!("{}:{inner}", path.display()), Cow::Owned(content), true)
     } else {
         (path.display().to_string(), bytes, false)
     };

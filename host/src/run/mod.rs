@@ -34,7 +34,10 @@ pub use job::Job;
 pub use plan::Shard;
 pub use progress::{Bar, Json, Lines, Progress, Quiet};
 pub use scheduler::{Backend, BatchOutcome, run_batch};
-pub use source::{COMPONENTS_DIR, ComponentSource, DEFAULT_COMPONENT, EngineKind, bundled_data, data_paths};
+pub use source::{
+    BUNDLED_DATA, BUNDLED_DATA_NAME, COMPONENTS_DIR, ComponentSource, DEFAULT_COMPONENT, EngineKind,
+    bundled_data, data_inputs,
+};
 
 pub(crate) use source::is_builtin_family;
 
@@ -213,7 +216,7 @@ impl RunSummary {
 
 /// Loads the configured data (the bundled set when none is given), cut to the run's window.
 pub fn load_data(cfg: &RunConfig) -> Result<(Bars, LoadReport), RunError> {
-    let (bars, report) = data::load(&data_paths(&cfg.data), &cfg.load)?;
+    let (bars, report) = data::load(&data_inputs(&cfg.data), &cfg.load)?;
     let Some(w) = &cfg.window else {
         return Ok((bars, report));
     };

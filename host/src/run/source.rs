@@ -1,10 +1,11 @@
 //! What a run starts from when the user names nothing: the built-in component and the bundled
-//! data set, and which engine runs the batches.
+//! data set (both compiled into the binary), and which engine runs the batches.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use stratbox_engine::{Mvt, Strategy};
 
+use crate::data::Input;
 use crate::util::digest::sha256_hex;
 
 /// The default backtester component, built from `guest/` by the build script.
@@ -13,19 +14,30 @@ pub const DEFAULT_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/m
 /// Where the build script put every component it built (the default one and the test ones).
 pub const COMPONENTS_DIR: &str = env!("OUT_DIR");
 
-/// The bundled data set: the 2018 EURUSD M1 year (see `data/PROVENANCE.md`).
-pub fn bundled_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join("HISTDATA_COM_ASCII_EURUSD_M12018.zip")
+/// The bundled data set's file name: the name it has in `data/`, in messages and in the
+/// results' metadata (which record the name and the digest of the bytes, so a run on the
+/// bundled set writes the same file as a run on `--data data/HISTDATA_COM_ASCII_EURUSD_M12018.zip`).
+pub const BUNDLED_DATA_NAME: &str = "HISTDATA_COM_ASCII_EURUSD_M12018.zip";
+
+/// The bundled data set's bytes, compiled into the binary: the 2018 EURUSD M1 year (3.4 MB, see
+/// `data/PROVENANCE.md`), so that an installed or copied binary has its default data without
+/// the checkout it was built from.
+pub const BUNDLED_DATA: &[u8] = include_bytes!("../../../data/HISTDATA_COM_ASCII_EURUSD_M12018.zip");
+
+/// The bundled data set, as the loader's input.
+pub fn bundled_data() -> Input {
+    Input::Bytes {
+        name: BUNDLED_DATA_NAME.into(),
+        bytes: BUNDLED_DATA,
+    }
 }
 
-/// The data files to read: `given`, or the bundled data set when none are given.
-pub fn data_paths(given: &[PathBuf]) -> Vec<PathBuf> {
+/// What to read: the files `given`, or the bundled data set when none are given.
+pub fn data_inputs(given: &[PathBuf]) -> Vec<Input> {
     if given.is_empty() {
         vec![bundled_data()]
     } else {
-        given.to_vec()
+        given.iter().map(Input::from).collect()
     }
 }
 
@@ -59,5 +71,21 @@ impl ComponentSource {
 
     pub fn sha256(&self) -> String {
         sha256_hex(&self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_data_is_the_checkouts_file_under_its_name() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data")
+            .join(BUNDLED_DATA_NAME);
+        assert_eq!(std::fs::read(&file).unwrap(), BUNDLED_DATA);
+        assert_eq!(bundled_data().path().file_name(), file.file_name());
+        assert_eq!(data_inputs(&[]), vec![bundled_data()]);
+        assert_eq!(data_inputs(std::slice::from_ref(&file)), vec![Input::File(file)]);
     }
 }

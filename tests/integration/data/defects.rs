@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use stratbox::data::{DataError, DefectKind, LoadOptions, load};
+use stratbox::data::{DataError, DefectKind, Input, LoadOptions, load};
 
 use super::{GOOD3, defects, load1, one_defect, tmp, utc, write, write_parquet, write_zip};
 
@@ -136,7 +136,7 @@ fn defect_overlap_between_files() {
             repair,
             ..Default::default()
         };
-        let (count, list, _) = defects(load(&[b.clone(), a.clone()], &opts));
+        let (count, list, _) = defects(load(&[Input::from(&b), Input::from(&a)], &opts));
         assert_eq!(count, 1);
         let msg = list[0].to_string();
         assert!(matches!(list[0].kind, DefectKind::Overlap { .. }));

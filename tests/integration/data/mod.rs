@@ -12,7 +12,7 @@ mod zones;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use stratbox::data::{Bars, DataError, Defect, LoadOptions, LoadReport, load};
+use stratbox::data::{Bars, DataError, Defect, Input, LoadOptions, LoadReport, load};
 
 const MT4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mt4/EURUSD1.csv");
 const DUKASCOPY: &str = concat!(
@@ -31,7 +31,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
 }
 
 fn load1(path: impl Into<PathBuf>, opts: &LoadOptions) -> Result<(Bars, LoadReport), DataError> {
-    load(&[path.into()], opts)
+    load(&[Input::File(path.into())], opts)
 }
 
 fn write(dir: &Path, name: &str, content: &str) -> PathBuf {

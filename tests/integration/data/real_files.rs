@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use stratbox::data::{LoadOptions, load};
+use stratbox::data::{Input, LoadOptions, load};
 
 use super::{MT4, load1, tmp, utc, write};
 
@@ -99,7 +99,7 @@ fn monthly_files_join_to_the_single_file() {
         .collect();
     let (one, one_rep) = load1(&single, &LoadOptions::default()).unwrap();
     // Given out of order: the series order comes from the data.
-    let shuffled = vec![months[2].clone(), months[0].clone(), months[1].clone()];
+    let shuffled: Vec<Input> = [&months[2], &months[0], &months[1]].map(Input::from).into();
     let (joined, rep) = load(&shuffled, &LoadOptions::default()).unwrap();
     assert_eq!(one.len(), 32_067 + 28_751 + 31_151);
     assert_eq!(joined, one);
