@@ -14,4 +14,5 @@ mod hostile;
 mod report;
 mod resume;
 mod sandbox_vs_native;
+mod serve;
 mod trapping_guest;

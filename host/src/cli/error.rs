@@ -8,6 +8,7 @@ use stratbox::report::ReportError;
 use stratbox::results::ResultsError;
 use stratbox::run::RunError;
 use stratbox::sandbox::LoadError;
+use stratbox::serve::ServeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +27,8 @@ pub enum Error {
     Grid(#[from] GridError),
     #[error(transparent)]
     Component(#[from] LoadError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
     /// A file stratbox just wrote reads back wrong, or a replay disagrees with its results row:
     /// stratbox's own failure.
     #[error("{0}")]
@@ -39,6 +42,7 @@ impl Error {
             Error::Run(e) => e.exit(),
             Error::Results(e) => e.exit(),
             Error::Report(e) => e.exit(),
+            Error::Serve(e) => e.exit(),
             Error::Internal(_) => Exit::Failure,
         }
     }

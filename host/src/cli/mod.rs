@@ -27,6 +27,7 @@ mod inspect;
 mod merge;
 mod out;
 mod reports;
+mod serve;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -69,6 +70,8 @@ pub enum Command {
     Report(reports::ReportArgs),
     /// Replay one strategy and write its trade list.
     Trades(reports::TradesArgs),
+    /// Serve a results file's report and every row (sortable, filterable, paged) over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command.
@@ -82,6 +85,7 @@ pub fn dispatch(cli: &Cli) -> Result<Exit, Error> {
         Command::Data(c) => data::data(c),
         Command::Report(a) => reports::report(a),
         Command::Trades(a) => reports::trades(a),
+        Command::Serve(a) => serve::serve(a),
     }
 }
 
