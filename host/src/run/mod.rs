@@ -134,7 +134,8 @@ pub enum RunError {
         component: String,
         tried: u64,
         batches: usize,
-        reason: crate::sandbox::BatchError,
+        /// Boxed: the error type stays small on every platform (clippy::result_large_err).
+        reason: Box<crate::sandbox::BatchError>,
         not_run: u64,
         parts: PathBuf,
     },
@@ -405,7 +406,7 @@ pub fn run_until(
             component: cfg.component.origin.clone(),
             tried: stopped.1,
             batches: stopped.0,
-            reason,
+            reason: Box::new(reason),
             not_run: strategies - saved - stopped.1,
             parts: checkpoint.dir().to_owned(),
         });
