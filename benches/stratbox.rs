@@ -150,7 +150,7 @@ fn parquet(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("write_13860_rows", |b| {
         b.iter(|| {
-            let mut df = results::to_frame(&grid, &order, &rows).unwrap();
+            let mut df = results::to_frame(&grid, &order, &rows, None).unwrap();
             results::write_parquet(&path, &mut df, &Default::default()).unwrap();
         })
     });

@@ -4,7 +4,7 @@
 //! (`points * point_size * units - commission * lots`, sums over trades in time order), so an
 //! independent implementation that follows SPEC agrees to the last bit.
 
-use crate::protocol::{Costs, ResultRow};
+use crate::protocol::{Costs, DayPnl, ResultRow};
 use crate::sim::{ExitReason, OpenPosition, Trade, TradeLog};
 
 /// P&L in USD of `points` at `lots`, commission included.
@@ -14,12 +14,19 @@ pub fn trade_pnl(points: i64, lots: f64, costs: &Costs) -> f64 {
     points as f64 * costs.point_size * units - costs.commission_per_lot * lots
 }
 
+/// The UTC day of a bar that opened at `time` (Unix seconds): days since 1970-01-01.
+#[inline]
+pub fn utc_day(time: i64) -> i32 {
+    time.div_euclid(86_400) as i32
+}
+
 /// Replays `log` on an account of `costs.initial_balance` trading `lots`, stopping entries once
-/// the balance reaches 0 or below (ruin), and returns the row's metrics.
-pub fn summarise(strategy_id: u64, log: &TradeLog, lots: f64, costs: &Costs) -> ResultRow {
+/// the balance reaches 0 or below (ruin), and returns the row's metrics. `time` is the bars'
+/// open times (the log's bar indices point into it), for the daily P&L.
+pub fn summarise(strategy_id: u64, log: &TradeLog, lots: f64, costs: &Costs, time: &[i64]) -> ResultRow {
     let mut account = Account::new(lots, costs);
     for trade in &log.trades {
-        if !account.add(trade) {
+        if !account.add(trade, utc_day(time[trade.exit_bar])) {
             break;
         }
     }
@@ -52,6 +59,9 @@ pub struct Account {
     n_wins: u32,
     by_reason: [u32; 3],
     ruined: bool,
+    /// Daily P&L (SPEC section 7), one entry per day with a closed trade, days ascending
+    /// because trades close in time order.
+    daily: Vec<DayPnl>,
 }
 
 impl Account {
@@ -73,13 +83,15 @@ impl Account {
             n_wins: 0,
             by_reason: [0; 3],
             ruined: false,
+            daily: Vec::new(),
         }
     }
 
-    /// Books `trade`; returns whether the account still takes trades (false once ruined, and
-    /// every later trade is then ignored).
+    /// Books `trade`, which closed on UTC day `day` ([`utc_day`] of its exit bar); returns
+    /// whether the account still takes trades (false once ruined, and every later trade is
+    /// then ignored).
     #[inline]
-    pub fn add(&mut self, trade: &Trade) -> bool {
+    pub fn add(&mut self, trade: &Trade, day: i32) -> bool {
         if self.ruined {
             return false;
         }
@@ -91,6 +103,17 @@ impl Account {
             self.gross_loss += pnl;
         }
         self.net += pnl;
+        match self.daily.last_mut() {
+            Some(last) if last.day == day => {
+                last.pnl_usd += pnl;
+                last.n_trades += 1;
+            }
+            _ => self.daily.push(DayPnl {
+                day,
+                n_trades: 1,
+                pnl_usd: pnl,
+            }),
+        }
         self.balance += pnl;
         if self.balance > self.peak {
             self.peak = self.balance;
@@ -110,6 +133,11 @@ impl Account {
     /// The row, with `open` (the position still open when the data ended, if any) marked to
     /// market unless the account was ruined first.
     pub fn row(&self, strategy_id: u64, open: Option<&OpenPosition>, costs: &Costs) -> ResultRow {
+        self.clone().into_row(strategy_id, open, costs)
+    }
+
+    /// [`Account::row`], handing over the daily P&L instead of copying it.
+    pub fn into_row(self, strategy_id: u64, open: Option<&OpenPosition>, costs: &Costs) -> ResultRow {
         let n_trades = self.n_trades;
         let open = open.filter(|_| !self.ruined);
         let per_trade = |x: f64| (n_trades > 0).then(|| x / n_trades as f64);
@@ -136,6 +164,7 @@ impl Account {
             ruined: self.ruined,
             open_at_end: open.is_some(),
             open_pnl_usd: open.map_or(0.0, |o| trade_pnl(o.points, self.lots, costs)),
+            daily: self.daily,
         }
     }
 }

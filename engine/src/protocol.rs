@@ -13,6 +13,39 @@ use serde::{Deserialize, Serialize};
 /// 2: an 8-byte header (`protocol`, `reserved`), so the columns lie on 8-byte boundaries.
 pub const PROTOCOL_VERSION: u32 = 2;
 
+/// Version 2's input, answered with rows that carry their daily P&L ([`ResultRow::daily`],
+/// SPEC section 7). Spoken only by components that declare it (custom section
+/// [`DAILY_PNL_SECTION`]); versions 2 and 3 stay as they were, with [`LegacyRow`] replies, so
+/// components built before it still run (their results then have no daily file).
+pub const PROTOCOL_DAILY: u32 = 4;
+
+/// Version 3's input (columns resident in the guest's memory), answered as version 4.
+pub const PROTOCOL_RESIDENT_DAILY: u32 = 5;
+
+/// Name of the custom section by which a component's core module declares that it answers
+/// versions [`PROTOCOL_DAILY`] and [`PROTOCOL_RESIDENT_DAILY`]. The guest SDK emits it.
+pub const DAILY_PNL_SECTION: &str = "stratbox:daily-pnl";
+
+/// Whether replies to inputs of version `protocol` carry daily P&L.
+pub fn books_daily(protocol: u32) -> bool {
+    matches!(protocol, PROTOCOL_DAILY | PROTOCOL_RESIDENT_DAILY)
+}
+
+/// Whether inputs of version `protocol` find their columns resident in the guest's memory.
+pub fn is_resident(protocol: u32) -> bool {
+    matches!(protocol, PROTOCOL_RESIDENT | PROTOCOL_RESIDENT_DAILY)
+}
+
+/// The version that asks for the same input layout as `protocol` (2 or 3) with daily P&L in the
+/// reply (4 or 5); other versions are returned as they are.
+pub fn with_daily(protocol: u32) -> u32 {
+    match protocol {
+        PROTOCOL_VERSION => PROTOCOL_DAILY,
+        PROTOCOL_RESIDENT => PROTOCOL_RESIDENT_DAILY,
+        other => other,
+    }
+}
+
 /// The same batch with the columns already in the guest's memory (see [`ResidentHeader`]): the
 /// input carries only a 16-byte header and the [`BatchTail`]. Spoken only by components that
 /// declare it (custom section [`RESIDENT_COLUMNS_SECTION`]); the reply is as for version 2,
@@ -23,10 +56,10 @@ pub const PROTOCOL_RESIDENT: u32 = 3;
 /// resident columns ([`PROTOCOL_RESIDENT`]). The guest SDK emits it.
 pub const RESIDENT_COLUMNS_SECTION: &str = "stratbox:resident-columns";
 
-/// The first 16 bytes of a [`PROTOCOL_RESIDENT`] input: where the columns lie in the guest's
-/// linear memory. At `columns_at` there are `columns_len` bytes laid out like the start of a
-/// version-2 input without its tail: `protocol` (3), `reserved` (0), then the eight columns as
-/// bincode `Vec`s ([`encode_resident_columns`]). The host puts them there as a data segment of
+/// The first 16 bytes of a [`PROTOCOL_RESIDENT`] (or [`PROTOCOL_RESIDENT_DAILY`]) input: where
+/// the columns lie in the guest's linear memory. At `columns_at` there are `columns_len` bytes
+/// laid out like the start of a version-2 input without its tail: `protocol` (3), `reserved`
+/// (0), then the eight columns as bincode `Vec`s ([`encode_resident_columns`]). The host puts them there as a data segment of
 /// the component, so they are mapped copy-on-write into every instance instead of copied in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResidentHeader {
@@ -196,7 +229,9 @@ impl Default for Costs {
     }
 }
 
-/// One result row: SPEC section 5 without the parameters (the host joins those by id).
+/// One result row: SPEC section 5 without the parameters (the host joins those by id), and
+/// the daily P&L of section 7 (the host derives `sharpe` and `sortino` from it and the
+/// calendar, which it knows and a batch need not).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultRow {
     pub strategy_id: u64,
@@ -220,13 +255,138 @@ pub struct ResultRow {
     pub ruined: bool,
     pub open_at_end: bool,
     pub open_pnl_usd: f64,
+    /// The days on which trades closed, ascending: each day's P&L summed in trade order from
+    /// 0.0, and its count. Nothing after ruin. Empty in replies of versions 2 and 3.
+    pub daily: Vec<DayPnl>,
 }
 
-/// The guest's reply to one batch: rows in (strategy order, lots order).
+/// The trades of one (strategy, lots) that closed on one UTC day (SPEC section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DayPnl {
+    /// The exit bar's UTC date as days since 1970-01-01 (`time.div_euclid(86_400)`).
+    pub day: i32,
+    pub n_trades: u32,
+    pub pnl_usd: f64,
+}
+
+/// A [`ResultRow`] as replies of versions 2 and 3 carry it: without `daily`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LegacyRow {
+    pub strategy_id: u64,
+    pub lots: f64,
+    pub n_trades: u32,
+    pub n_wins: u32,
+    pub n_losses: u32,
+    pub n_sl: u32,
+    pub n_tp: u32,
+    pub n_time: u32,
+    pub gross_profit_usd: f64,
+    pub gross_loss_usd: f64,
+    pub net_pnl_usd: f64,
+    pub profit_factor: Option<f64>,
+    pub win_rate: Option<f64>,
+    pub expectancy_usd: Option<f64>,
+    pub max_drawdown_usd: f64,
+    pub max_drawdown_pct: f64,
+    pub return_pct: f64,
+    pub avg_bars_held: Option<f64>,
+    pub ruined: bool,
+    pub open_at_end: bool,
+    pub open_pnl_usd: f64,
+}
+
+impl From<&ResultRow> for LegacyRow {
+    fn from(r: &ResultRow) -> LegacyRow {
+        LegacyRow {
+            strategy_id: r.strategy_id,
+            lots: r.lots,
+            n_trades: r.n_trades,
+            n_wins: r.n_wins,
+            n_losses: r.n_losses,
+            n_sl: r.n_sl,
+            n_tp: r.n_tp,
+            n_time: r.n_time,
+            gross_profit_usd: r.gross_profit_usd,
+            gross_loss_usd: r.gross_loss_usd,
+            net_pnl_usd: r.net_pnl_usd,
+            profit_factor: r.profit_factor,
+            win_rate: r.win_rate,
+            expectancy_usd: r.expectancy_usd,
+            max_drawdown_usd: r.max_drawdown_usd,
+            max_drawdown_pct: r.max_drawdown_pct,
+            return_pct: r.return_pct,
+            avg_bars_held: r.avg_bars_held,
+            ruined: r.ruined,
+            open_at_end: r.open_at_end,
+            open_pnl_usd: r.open_pnl_usd,
+        }
+    }
+}
+
+impl From<LegacyRow> for ResultRow {
+    fn from(r: LegacyRow) -> ResultRow {
+        ResultRow {
+            strategy_id: r.strategy_id,
+            lots: r.lots,
+            n_trades: r.n_trades,
+            n_wins: r.n_wins,
+            n_losses: r.n_losses,
+            n_sl: r.n_sl,
+            n_tp: r.n_tp,
+            n_time: r.n_time,
+            gross_profit_usd: r.gross_profit_usd,
+            gross_loss_usd: r.gross_loss_usd,
+            net_pnl_usd: r.net_pnl_usd,
+            profit_factor: r.profit_factor,
+            win_rate: r.win_rate,
+            expectancy_usd: r.expectancy_usd,
+            max_drawdown_usd: r.max_drawdown_usd,
+            max_drawdown_pct: r.max_drawdown_pct,
+            return_pct: r.return_pct,
+            avg_bars_held: r.avg_bars_held,
+            ruined: r.ruined,
+            open_at_end: r.open_at_end,
+            open_pnl_usd: r.open_pnl_usd,
+            daily: Vec::new(),
+        }
+    }
+}
+
+/// The guest's reply to one batch: rows in (strategy order, lots order). On the wire, versions
+/// 2 and 3 carry [`LegacyRow`]s (see [`encode_reply`] and [`decode_reply`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchOutput {
     pub protocol: u32,
     pub rows: Vec<ResultRow>,
+}
+
+/// The bytes of the reply to an input of version `protocol`: rows with their daily P&L for
+/// versions 4 and 5, without it (the layout those guests and hosts know) for the others.
+pub fn encode_reply(protocol: u32, rows: &[ResultRow]) -> Vec<u8> {
+    if books_daily(protocol) {
+        encode(&(protocol, rows))
+    } else {
+        let legacy: Vec<LegacyRow> = rows.iter().map(LegacyRow::from).collect();
+        encode(&(protocol, legacy))
+    }
+}
+
+/// Reads a reply of any version, [`LegacyRow`]s becoming rows without daily P&L. The version
+/// is the reply's first four bytes; whether it is the one asked for is the caller's check.
+pub fn decode_reply(bytes: &[u8]) -> Result<BatchOutput, String> {
+    let protocol = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+        .ok_or("malformed bincode: io error: unexpected end of file")?;
+    if books_daily(protocol) {
+        decode(bytes)
+    } else {
+        let (protocol, rows): (u32, Vec<LegacyRow>) = decode(bytes)?;
+        Ok(BatchOutput {
+            protocol,
+            rows: rows.into_iter().map(ResultRow::from).collect(),
+        })
+    }
 }
 
 /// Encodes any protocol value with the contract's bincode options.

@@ -4,11 +4,11 @@
 //! costs, ruin and metrics are the engine's, identical for every family, so a contributed
 //! strategy cannot get the accounting wrong and its results compare with everyone else's.
 
-use crate::metrics::Account;
+use crate::metrics::{Account, utc_day};
 use crate::protocol::{
-    BatchInput, BatchOutput, BatchTail, ColumnsRef, Costs, PROTOCOL_RESIDENT, PROTOCOL_VERSION,
-    ResidentHeader, ResultRow, StrategyParams, decode_batch_input, decode_resident_input, encode,
-    view_resident_columns,
+    BatchInput, BatchTail, ColumnsRef, Costs, PROTOCOL_DAILY, PROTOCOL_RESIDENT, PROTOCOL_RESIDENT_DAILY,
+    PROTOCOL_VERSION, ResidentHeader, ResultRow, StrategyParams, decode_batch_input, decode_resident_input,
+    encode_reply, is_resident, view_resident_columns,
 };
 use crate::sim::{ExitMemo, Exits, Side, TradeLog, Walker, simulate, sweep};
 
@@ -64,7 +64,7 @@ pub fn whole_bars(name: &str, value: f64) -> Result<usize, String> {
 /// Runs every strategy of `input` at every lot size and returns rows in
 /// (strategy order, lots order).
 pub fn run_batch<S: Strategy>(input: &BatchInput) -> Result<Vec<ResultRow>, String> {
-    check_protocol(input.protocol, &[PROTOCOL_VERSION])?;
+    check_protocol(input.protocol, &[PROTOCOL_VERSION, PROTOCOL_DAILY])?;
     let batch = Batch {
         cols: input.columns.view(),
         param_names: &input.param_names,
@@ -153,17 +153,19 @@ impl Batch<'_> {
             &mut memo,
             &mut walkers,
             |i, trade| {
+                let day = utc_day(cols.time[trade.exit_bar]);
                 let mut open = false;
                 for account in &mut accounts[i * per..(i + 1) * per] {
-                    open |= account.add(trade);
+                    open |= account.add(trade, day);
                 }
                 open
             },
         );
         let mut rows = Vec::with_capacity(accounts.len());
-        for (i, (params, walker)) in self.strategies.iter().zip(&walkers).enumerate() {
-            for account in &accounts[i * per..(i + 1) * per] {
-                rows.push(account.row(params.id, walker.open.as_ref(), self.costs));
+        let mut accounts = accounts.into_iter();
+        for (params, walker) in self.strategies.iter().zip(&walkers) {
+            for account in accounts.by_ref().take(per) {
+                rows.push(account.into_row(params.id, walker.open.as_ref(), self.costs));
             }
         }
         Ok(rows)
@@ -172,7 +174,7 @@ impl Batch<'_> {
 
 /// The reply to an input of version `protocol`.
 fn reply(protocol: u32, rows: Vec<ResultRow>) -> Vec<u8> {
-    encode(&BatchOutput { protocol, rows })
+    encode_reply(protocol, &rows)
 }
 
 /// `run-batch` on bytes: bincode in, bincode out, the input copied into owned columns (the
@@ -191,13 +193,22 @@ pub fn run_batch_bytes_in_place<S: Strategy>(input: &mut [u8]) -> Result<Vec<u8>
     let version = input
         .get(..4)
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    let version = version.unwrap_or(0);
+    check_protocol(
+        version,
+        &[
+            PROTOCOL_VERSION,
+            PROTOCOL_RESIDENT,
+            PROTOCOL_DAILY,
+            PROTOCOL_RESIDENT_DAILY,
+        ],
+    )?;
     #[cfg(target_endian = "little")]
-    if version == Some(PROTOCOL_RESIDENT) {
+    if is_resident(version) {
         let (header, tail) = decode_resident_input(input)?;
         let cols = view_resident_columns(resident_block(&header)?)?;
-        return Ok(reply(PROTOCOL_RESIDENT, tail_batch(cols, &tail).run::<S>()?));
+        return Ok(reply(header.protocol, tail_batch(cols, &tail).run::<S>()?));
     }
-    check_protocol(version.unwrap_or(0), &[PROTOCOL_VERSION, PROTOCOL_RESIDENT])?;
     #[cfg(target_endian = "little")]
     {
         let (protocol, cols, tail) = crate::protocol::view_batch_input(input)?;

@@ -47,6 +47,11 @@ fn run(cols: &Columns, spread: i64, side: Side, exits: Exits, wanted: &[usize]) 
     log
 }
 
+/// Bar times one minute apart from the epoch: every trade of these short tests closes on day 0.
+fn minutes() -> Vec<i64> {
+    (0..10_000).map(|i| i * 60).collect()
+}
+
 fn flat(n: usize, price: i64) -> Vec<(i64, i64, i64, i64)> {
     vec![(price, price + 10, price - 10, price); n]
 }
@@ -213,7 +218,7 @@ fn commission_is_charged_per_lot_per_round_turn() {
         commission_per_lot: 7.0,
         ..Costs::default()
     };
-    let row = summarise(1, &log, 0.1, &costs);
+    let row = summarise(1, &log, 0.1, &costs, &minutes());
     let expected = 37.0 * 1e-5 * (0.1 * 100_000.0) - 7.0 * 0.1;
     assert_eq!(row.net_pnl_usd, expected);
     assert!((row.net_pnl_usd - 3.0).abs() < 1e-12);
@@ -221,7 +226,7 @@ fn commission_is_charged_per_lot_per_round_turn() {
     // A zero-point trade with commission is a loss.
     let b = flat(10, 1000);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0]);
-    let row = summarise(1, &log, 0.1, &costs);
+    let row = summarise(1, &log, 0.1, &costs, &minutes());
     assert_eq!(
         (row.n_wins, row.n_losses, row.gross_loss_usd),
         (0, 1, -0.7000000000000001)
@@ -242,14 +247,14 @@ fn ruin_stops_trading() {
     );
     assert!(log.open.is_some());
     let costs = Costs::default();
-    let ruined = summarise(1, &log, 1000.0, &costs);
+    let ruined = summarise(1, &log, 1000.0, &costs, &minutes());
     assert!(ruined.ruined);
     assert_eq!(ruined.n_trades, 1);
     assert_eq!(ruined.net_pnl_usd, -100_000.0);
     assert!(!ruined.open_at_end, "no entries after ruin, so nothing is open");
     assert_eq!(ruined.open_pnl_usd, 0.0);
     // The same log at 0.01 lots is not ruined: both trades count and one is open at the end.
-    let small = summarise(1, &log, 0.01, &costs);
+    let small = summarise(1, &log, 0.01, &costs, &minutes());
     assert!(!small.ruined);
     assert_eq!(small.n_trades, 2);
     assert!(small.open_at_end);
@@ -262,7 +267,7 @@ fn open_position_at_end_is_marked_not_traded() {
     b[4] = (1000, 1015, 995, 1013);
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[2]);
     assert!(log.trades.is_empty());
-    let row = summarise(9, &log, 1.0, &Costs::default());
+    let row = summarise(9, &log, 1.0, &Costs::default(), &minutes());
     assert_eq!(row.n_trades, 0);
     assert!(row.open_at_end);
     assert_eq!(row.open_pnl_usd, 13.0 * 1e-5 * 100_000.0);
@@ -288,7 +293,7 @@ fn drawdown_is_measured_from_the_running_peak() {
     b[7] = (1000, 1005, 900, 950); // trade at 6: SL
     b[10] = (1000, 1200, 995, 1100); // trade at 9: TP
     let log = run(&bars(&b), 0, Side::Long, EXITS, &[0, 3, 6, 9]);
-    let row = summarise(1, &log, 1.0, &Costs::default());
+    let row = summarise(1, &log, 1.0, &Costs::default(), &minutes());
     assert_eq!((row.n_trades, row.n_tp, row.n_sl, row.n_time), (4, 2, 2, 0));
     assert_eq!(row.max_drawdown_usd, 200.0);
     assert_eq!(row.max_drawdown_pct, 200.0 / 10200.0 * 100.0);

@@ -6,6 +6,7 @@ use std::path::Path;
 use stratbox::cache::Cache;
 use stratbox::data::LoadOptions;
 use stratbox::grid::Grid;
+use stratbox::results::daily::daily_path;
 use stratbox::run::{self, ComponentSource, EngineKind, Quiet, RunConfig};
 use stratbox::sandbox::Limits;
 
@@ -39,6 +40,7 @@ fn identical_files_for_batch_sizes_1_7_200_4620_and_for_both_engines() {
     let dir = tempfile::tempdir().unwrap();
     let data = year_slice(dir.path(), 15_000);
     let mut files = Vec::new();
+    let mut daily = Vec::new();
     for (batch_size, jobs) in [(4620, 1), (200, 2), (7, 2), (1, 2)] {
         let out = dir.path().join(format!("b{batch_size}.parquet"));
         let summary = run::run(
@@ -50,6 +52,7 @@ fn identical_files_for_batch_sizes_1_7_200_4620_and_for_both_engines() {
         assert_eq!(summary.rows_written, 4620 * 3);
         assert_eq!(summary.batches as u64, 4620u64.div_ceil(batch_size));
         files.push((batch_size, std::fs::read(&out).unwrap()));
+        daily.push(std::fs::read(daily_path(&out)).unwrap());
     }
     for (batch_size, bytes) in &files[1..] {
         assert!(
@@ -57,12 +60,19 @@ fn identical_files_for_batch_sizes_1_7_200_4620_and_for_both_engines() {
             "batch size {batch_size} gives a different file than 4620"
         );
     }
+    for (k, bytes) in daily.iter().enumerate() {
+        assert!(bytes == &daily[0], "the daily file of run {k} differs");
+    }
     // The trusted native engine writes the very same file: same rows, same metadata.
     let out = dir.path().join("native.parquet");
     run::run(&config(&data, &out, 200, 2, EngineKind::Native), &mut Quiet).unwrap();
     assert!(
         std::fs::read(&out).unwrap() == files[0].1,
         "native and sandboxed files differ"
+    );
+    assert!(
+        std::fs::read(daily_path(&out)).unwrap() == daily[0],
+        "native daily file differs"
     );
     // So do the columns in the component's memory image instead of copied into each instance
     // (the runs above have no compile cache, so they copy).
@@ -78,5 +88,9 @@ fn identical_files_for_batch_sizes_1_7_200_4620_and_for_both_engines() {
     assert!(
         std::fs::read(&out).unwrap() == files[0].1,
         "columns in the memory image give a different file"
+    );
+    assert!(
+        std::fs::read(daily_path(&out)).unwrap() == daily[0],
+        "image daily file differs"
     );
 }

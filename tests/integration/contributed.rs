@@ -14,12 +14,12 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
     let grid = Grid::from_file(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("grids/breakout.toml"))
         .unwrap();
     assert_eq!(grid.size(), 144);
-    let sandbox = Sandbox::new(
-        &component("breakout.wasm").bytes,
-        "breakout.wasm",
-        Limits::default(),
-    )
-    .unwrap();
+    let bytes = component("breakout.wasm").bytes;
+    let sandbox = Sandbox::new(&bytes, "breakout.wasm", Limits::default()).unwrap();
+    assert!(
+        stratbox::sandbox::books_daily(&bytes),
+        "a component built on the guest library books daily P&L (protocol 4)"
+    );
     let info = sandbox.info().clone();
     assert_eq!(info.name, "breakout");
     let order = grid.match_params(&info.params).unwrap();
@@ -28,7 +28,7 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
     let n = c.time.partition_point(|&t| t < 1_519_862_400); // 2018-03-01
     let cols = first_bars(n);
     let costs = grid.engine_costs(5);
-    let job = Job::new(&grid, info.params.clone(), order, cols.view(), costs);
+    let job = Job::new(&grid, info.params.clone(), order, cols.view(), costs).with_daily_pnl(true);
     let range = 0..grid.size();
     let rows = job
         .check_reply(&range, &sandbox.run_batch(&job.encode(&range)).unwrap().bytes)
@@ -79,7 +79,7 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
         );
         trades += log.trades.len();
         for (k, &lots) in grid.lots.iter().enumerate() {
-            let expected = summarise(id, &log, lots, &costs);
+            let expected = summarise(id, &log, lots, &costs, &cols.time);
             assert_eq!(
                 rows[id as usize * grid.lots.len() + k],
                 expected,

@@ -210,12 +210,17 @@ fn results_match_golden_rows() {
 /// SHA-256 of the engine's reply rows (the bincode `Vec<ResultRow>` after the 4-byte protocol
 /// version) for the whole default grid on the bundled year, recorded with the engine of 462327f,
 /// before the exit memo and the block scan (whose whole reply hashed to d9b35f9e...). Every
-/// optimisation since must leave every bit of every row as it was.
+/// optimisation since must leave every bit of every row as it was. Since protocol 4 rows also
+/// carry their daily P&L; the digest is of the fields rows had before (`LegacyRow`, exactly the
+/// bytes of a version-2 reply), so it still holds the engine to the same bits.
 const FULL_GRID_ROWS_SHA256: &str = "2b657a4b999c96e4128cee482a930707c324c3d53479c1bad5026ca622b43753";
 
 fn rows_digest(reply: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(&reply[4..])
+    use stratbox_engine::protocol::{LegacyRow, decode_reply, encode};
+    let rows = decode_reply(reply).unwrap().rows;
+    let legacy: Vec<LegacyRow> = rows.iter().map(LegacyRow::from).collect();
+    Sha256::digest(encode(&legacy))
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -227,13 +232,130 @@ fn full_grid_job(grid: &Grid) -> stratbox::run::Job<'_> {
     stratbox::run::Job::new(grid, names, order, year_columns().view(), grid.engine_costs(5))
 }
 
+/// SPEC section 7 on every row of the full grid: the daily P&L sums to `net_pnl_usd` and counts
+/// its trades. Days are summed in day order and trades within a day in time order, so the sum is
+/// not the row's left-to-right sum over trades; the golden README's 1e-9 relative tolerance
+/// (relative to the sum of absolute daily P&L) allows for that, counts must be exact.
+fn assert_daily_sums_to_rows(rows: &[ResultRow]) {
+    let mut with_trades = 0;
+    for r in rows {
+        let n: u32 = r.daily.iter().map(|d| d.n_trades).sum();
+        assert_eq!(
+            n, r.n_trades,
+            "strategy {} lots {}: trades",
+            r.strategy_id, r.lots
+        );
+        let sum: f64 = r.daily.iter().map(|d| d.pnl_usd).sum();
+        let scale: f64 = r.daily.iter().map(|d| d.pnl_usd.abs()).sum::<f64>().max(1.0);
+        assert!(
+            (sum - r.net_pnl_usd).abs() <= 1e-9 * scale,
+            "strategy {} lots {}: daily sum {sum} vs net {}",
+            r.strategy_id,
+            r.lots,
+            r.net_pnl_usd
+        );
+        with_trades += (r.n_trades > 0) as usize;
+    }
+    assert!(with_trades > rows.len() / 2);
+}
+
 #[test]
 fn full_grid_rows_are_bit_identical_to_the_pre_optimisation_engine() {
+    use stratbox_engine::protocol::{PROTOCOL_DAILY, decode_reply};
     let grid = Grid::default_grid();
     let job = full_grid_job(&grid);
     let reply = stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&(0..grid.size()))).unwrap();
     assert_eq!(reply[..4], PROTOCOL_VERSION.to_le_bytes());
+    assert_eq!(
+        Sha256Hex::of(&reply[4..]),
+        FULL_GRID_ROWS_SHA256,
+        "a version-2 reply is as before"
+    );
+    // With daily P&L (protocol 4): the same rows, and a daily series that adds up to each.
+    let job = job.with_daily_pnl(true);
+    let reply = stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&(0..grid.size()))).unwrap();
+    assert_eq!(reply[..4], PROTOCOL_DAILY.to_le_bytes());
     assert_eq!(rows_digest(&reply), FULL_GRID_ROWS_SHA256);
+    let rows = job.check_reply(&(0..grid.size()), &reply).unwrap();
+    assert_daily_sums_to_rows(&rows);
+    assert_eq!(decode_reply(&reply).unwrap().rows, rows);
+}
+
+/// Hex SHA-256 of raw bytes.
+struct Sha256Hex;
+
+impl Sha256Hex {
+    fn of(bytes: &[u8]) -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The daily P&L of ten strategies at every lot size equals the golden daily file row for row
+/// and bit for bit (both sum a day's trades in time order from 0), and the calendar is the
+/// golden calendar.
+#[test]
+fn daily_pnl_matches_golden_sample_and_calendar() {
+    use stratbox::results::daily::{Calendar, iso_date};
+    let grid = Grid::default_grid();
+    let golden = golden_csv("daily-2018-sample.csv");
+    let mut ids: Vec<u64> = golden.iter().map(|r| r["strategy_id"].parse().unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids, [0, 1, 852, 1237, 1622, 2007, 2310, 3866, 4251, 4619]);
+    let input = BatchInput {
+        protocol: stratbox_engine::protocol::PROTOCOL_DAILY,
+        reserved: 0,
+        columns: year_columns().clone(),
+        param_names: Mvt::PARAMS.iter().map(|s| s.to_string()).collect(),
+        strategies: ids
+            .iter()
+            .map(|&id| StrategyParams {
+                id,
+                values: mvt_strategy(&grid, id).0,
+            })
+            .collect(),
+        lots: grid.lots.clone(),
+        costs: grid.engine_costs(5),
+    };
+    let rows = stratbox_engine::run_batch::<Mvt>(&input).unwrap();
+    let ours: Vec<(String, String, String, String, String)> = rows
+        .iter()
+        .flat_map(|r| {
+            r.daily.iter().map(move |d| {
+                (
+                    r.strategy_id.to_string(),
+                    format!("{:?}", r.lots),
+                    iso_date(d.day),
+                    format!("{:?}", d.pnl_usd),
+                    d.n_trades.to_string(),
+                )
+            })
+        })
+        .collect();
+    let theirs: Vec<(String, String, String, String, String)> = golden
+        .iter()
+        .map(|g| {
+            (
+                g["strategy_id"].clone(),
+                format!("{:?}", py_float(&g["lots"])),
+                g["day"].clone(),
+                format!("{:?}", py_float(&g["pnl_usd"])),
+                g["n_trades"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(ours.len(), theirs.len(), "daily rows");
+    for (k, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(a, b, "daily row {k}");
+    }
+    assert_daily_sums_to_rows(&rows);
+
+    let calendar = Calendar::of_bars(&year_columns().time);
+    let text = std::fs::read_to_string(shared("golden/calendar-2018.json")).unwrap();
+    let golden_days: Vec<String> = serde_json::from_str(&text).unwrap();
+    assert_eq!(calendar.len(), 313);
+    let ours: Vec<String> = calendar.days.iter().map(|&d| iso_date(d)).collect();
+    assert_eq!(ours, golden_days);
 }
 
 /// The sandboxed engine reading the year's columns from its memory image (protocol 3) gives the
@@ -259,7 +381,9 @@ fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
         .expect("the built-in component reads resident columns");
     assert_eq!(header.protocol, PROTOCOL_RESIDENT);
     assert_eq!(sandbox.compiled(), Compiled::Fresh);
-    let job = full_grid_job(&grid).with_resident_columns(Some(header));
+    let job = full_grid_job(&grid)
+        .with_resident_columns(Some(header))
+        .with_daily_pnl(true);
     let input = job.encode(&(0..grid.size()));
     assert!(
         input.len() < 1 << 20,
@@ -267,9 +391,14 @@ fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
         input.len()
     );
     let reply = sandbox.run_batch(&input).unwrap().bytes;
-    assert_eq!(reply[..4], PROTOCOL_RESIDENT.to_le_bytes());
+    // Protocol 5: resident columns, rows with their daily P&L.
+    assert_eq!(
+        reply[..4],
+        stratbox_engine::protocol::PROTOCOL_RESIDENT_DAILY.to_le_bytes()
+    );
     assert_eq!(rows_digest(&reply), FULL_GRID_ROWS_SHA256);
-    job.check_reply(&(0..grid.size()), &reply).unwrap();
+    let rows = job.check_reply(&(0..grid.size()), &reply).unwrap();
+    assert_daily_sums_to_rows(&rows);
 
     let mut again = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
     let header_again = again

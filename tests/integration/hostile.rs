@@ -42,7 +42,7 @@ fn run_mode(sandbox: &Backend, mode: u32) -> BatchError {
     let mut expected = Vec::new();
     for id in (0..6).filter(|&id| id != BAD) {
         for &lots in &g.lots {
-            expected.push(summarise(id, &TradeLog::default(), lots, &costs));
+            expected.push(summarise(id, &TradeLog::default(), lots, &costs, &[]));
         }
     }
     let mut rows = outcome.rows.clone();

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use stratbox::Exit;
+use stratbox::results::daily::daily_path;
 
 use crate::common::{stratbox, text, year_slice};
 
@@ -48,6 +49,14 @@ impl Setup {
         assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
         std::fs::read(&out).unwrap()
     }
+
+    /// The daily P&L file beside `out` equals the reference run's, byte for byte (call after
+    /// [`Setup::reference`]).
+    fn assert_same_daily(&self, out: &Path) {
+        let theirs = std::fs::read(daily_path(&self.out("reference.parquet"))).unwrap();
+        let ours = std::fs::read(daily_path(out)).unwrap();
+        assert!(ours == theirs, "{}: the daily file differs", out.display());
+    }
 }
 
 #[test]
@@ -58,6 +67,7 @@ fn jobs_1_and_2_give_the_same_bytes() {
     let o = s.discover(&out, &["--jobs", "2", "--batch-size", "100"]);
     assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     assert!(std::fs::read(&out).unwrap() == reference);
+    s.assert_same_daily(&out);
 }
 
 /// Batch files in the checkpoint of `out`.
@@ -139,6 +149,7 @@ fn killed_runs_resume_to_the_identical_file_without_recomputing() {
             std::fs::read(&out).unwrap() == reference,
             "kill {k} ({saved} batches saved): resumed file differs"
         );
+        s.assert_same_daily(&out);
         assert!(
             !stratbox::run::parts_dir(&out).exists(),
             "the checkpoint is removed at the end"
@@ -217,6 +228,7 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
         std::fs::read(&merged).unwrap() == reference,
         "merged shards differ from the single run"
     );
+    s.assert_same_daily(&merged);
 
     // A missing shard is detected, with the missing ids.
     let o = stratbox(&[
@@ -233,6 +245,22 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
         "{err}"
     );
     assert!(!s.out("bad.parquet").exists());
+    assert!(!daily_path(&s.out("bad.parquet")).exists());
+
+    // A part whose daily file is gone is refused, and nothing is written.
+    std::fs::remove_file(daily_path(&parts[1])).unwrap();
+    let mut args = vec!["merge"];
+    args.extend(parts.iter().map(|p| p.to_str().unwrap()));
+    let bad = s.out("bad2.parquet");
+    args.extend(["--output", bad.to_str().unwrap()]);
+    let o = stratbox(&args);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
+    assert!(
+        err.contains("has no daily P&L file") && err.contains("shard-1.daily.parquet"),
+        "{err}"
+    );
+    assert!(!bad.exists() && !daily_path(&bad).exists());
 }
 
 #[cfg(unix)]

@@ -17,7 +17,7 @@ wit_bindgen::generate!({
 
 use exports::stratbox::backtest::strategy::{Guest, Info};
 use stratbox_engine::metrics::summarise;
-use stratbox_engine::protocol::{BatchInput, BatchOutput, PROTOCOL_VERSION, decode, encode};
+use stratbox_engine::protocol::{BatchInput, PROTOCOL_VERSION, decode, encode_reply};
 use stratbox_engine::sim::TradeLog;
 
 struct Component;
@@ -137,7 +137,7 @@ impl Guest for Component {
                 bad_mode = Some(s.values[2] as u64);
             }
             for &lots in &input.lots {
-                rows.push(summarise(s.id, &log, lots, &input.costs));
+                rows.push(summarise(s.id, &log, lots, &input.costs, &input.columns.time));
             }
         }
         if let Some(mode) = bad_mode
@@ -145,10 +145,7 @@ impl Guest for Component {
         {
             return Ok(raw);
         }
-        Ok(encode(&BatchOutput {
-            protocol: PROTOCOL_VERSION,
-            rows,
-        }))
+        Ok(encode_reply(PROTOCOL_VERSION, &rows))
     }
 }
 

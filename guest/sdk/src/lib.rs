@@ -58,5 +58,11 @@ macro_rules! export_strategy {
         #[unsafe(link_section = "stratbox:resident-columns")]
         #[used]
         static STRATBOX_RESIDENT_COLUMNS: [u8; 1] = [3];
+
+        /// Declares that this component answers protocols 4 and 5: rows with their daily P&L,
+        /// which the engine books as trades close.
+        #[unsafe(link_section = "stratbox:daily-pnl")]
+        #[used]
+        static STRATBOX_DAILY_PNL: [u8; 1] = [4];
     };
 }

@@ -217,7 +217,7 @@ impl Replayer {
         let log = self.log(id)?;
         Ok((
             account(&log, &self.columns.time, lots, &self.costs),
-            summarise(id, &log, lots, &self.costs),
+            summarise(id, &log, lots, &self.costs, &self.columns.time),
         ))
     }
 

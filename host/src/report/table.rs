@@ -238,7 +238,11 @@ impl ResultsTable {
             .collect::<Result<Vec<f64>, _>>()?;
         let mut metrics = BTreeMap::new();
         for &name in METRIC_COLUMNS {
-            if name != "ruined" && name != "open_at_end" {
+            // Files written before SPEC section 7 have no sharpe and sortino: read as null.
+            let optional = matches!(name, "sharpe" | "sortino") && df.column(name).is_err();
+            if optional {
+                metrics.insert(name, vec![None; strategy_id.len()]);
+            } else if name != "ruined" && name != "open_at_end" {
                 metrics.insert(name, floats(df, name)?);
             }
         }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::daily::{Calendar, daily_path, read_daily, write_frame};
 use super::{ResultsError, keys, read_parquet, write_parquet};
 use crate::grid::Grid;
 
@@ -125,6 +126,7 @@ pub fn merge(parts: &[PathBuf], output: &Path) -> Result<Merged, ResultsError> {
         )));
     }
     let rows = all.height();
+    merge_daily(parts, output, &meta)?;
     write_parquet(output, &mut all, &meta)?;
     Ok(Merged {
         output: output.to_owned(),
@@ -132,6 +134,61 @@ pub fn merge(parts: &[PathBuf], output: &Path) -> Result<Merged, ResultsError> {
         rows,
         strategies: grid.size(),
     })
+}
+
+/// Merges the parts' daily files (SPEC section 7) into `output`'s: all parts have one or none
+/// has; their calendars must agree. Rows are sorted by (strategy_id, lots, day), so the file is
+/// byte-identical to a single run's. Without daily files a stale merged one is removed.
+fn merge_daily(
+    parts: &[PathBuf],
+    output: &Path,
+    meta: &BTreeMap<String, String>,
+) -> Result<(), ResultsError> {
+    let (with, without): (Vec<&PathBuf>, Vec<&PathBuf>) = parts.iter().partition(|p| daily_path(p).exists());
+    if with.is_empty() {
+        let _ = std::fs::remove_file(daily_path(output));
+        return Ok(());
+    }
+    if let Some(missing) = without.first() {
+        return Err(ResultsError::Merge(format!(
+            "{} has no daily P&L file {} but {} has: merge parts of one run",
+            missing.display(),
+            daily_path(missing).display(),
+            with[0].display()
+        )));
+    }
+    let mut calendar: Option<(PathBuf, Calendar)> = None;
+    let mut all: Option<DataFrame> = None;
+    for part in with {
+        let d = read_daily(&daily_path(part))?;
+        match &calendar {
+            None => calendar = Some((d.path.clone(), d.calendar.clone())),
+            Some((first, c)) if *c != d.calendar => {
+                return Err(ResultsError::Merge(format!(
+                    "{} and {} have different calendars ({} and {} days)",
+                    first.display(),
+                    d.path.display(),
+                    c.len(),
+                    d.calendar.len()
+                )));
+            }
+            Some(_) => {}
+        }
+        match &mut all {
+            None => all = Some(d.frame),
+            Some(all) => {
+                all.vstack_mut(&d.frame)
+                    .map_err(|e| ResultsError::Merge(format!("{}: {e}", d.path.display())))?;
+            }
+        }
+    }
+    let (_, calendar) = calendar.expect("at least one daily file");
+    let mut all = all
+        .expect("at least one daily file")
+        .sort(["strategy_id", "lots", "day"], SortMultipleOptions::default())
+        .map_err(|e| ResultsError::Merge(e.to_string()))?;
+    all.rechunk_mut();
+    write_frame(&daily_path(output), &mut all, &calendar, meta)
 }
 
 #[cfg(test)]

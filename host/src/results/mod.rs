@@ -5,12 +5,16 @@
 //! - `parquet`: rows to a Parquet file and back.
 //! - [`merge`]: part files (workers, shards) into one results file, proven complete.
 //! - [`sidecar`]: the failures file and the run log beside a results file.
+//! - [`daily`]: the daily P&L file beside a results file (SPEC section 7).
+//! - [`ratios`]: Sharpe and Sortino of a daily series.
 //!
 //! Files are written to a temporary name in the target directory and renamed into place, so a
 //! reader (or a killed run) never sees half a file.
 
+pub mod daily;
 pub mod merge;
 mod parquet;
+pub mod ratios;
 pub mod sidecar;
 
 use std::path::PathBuf;
@@ -37,6 +41,8 @@ pub mod keys {
     pub const SHARD: &str = "stratbox.shard";
     /// Present on part files only: the id range `start..end` the part covers.
     pub const RANGE: &str = "stratbox.range";
+    /// On daily files: the calendar, a JSON list of ISO dates (SPEC section 7).
+    pub const CALENDAR: &str = "stratbox.calendar";
 }
 
 /// Why results could not be written, read or merged.
@@ -70,7 +76,8 @@ impl ResultsError {
     }
 }
 
-/// The metric columns, in SPEC order, after `strategy_id`, the parameters and `lots`.
+/// The metric columns, in SPEC order, after `strategy_id`, the parameters and `lots`. SPEC
+/// section 7 adds `sharpe` and `sortino` to section 5 without a place, so they come last.
 pub const METRIC_COLUMNS: &[&str] = &[
     "n_trades",
     "n_wins",
@@ -91,4 +98,6 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "ruined",
     "open_at_end",
     "open_pnl_usd",
+    "sharpe",
+    "sortino",
 ];

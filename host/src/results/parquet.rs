@@ -7,6 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 use stratbox_engine::ResultRow;
 
+use super::ratios::annualised;
 use super::{METRIC_COLUMNS, ResultsError};
 use crate::grid::{Grid, ParamKind};
 use crate::util::fs::write_atomic;
@@ -17,7 +18,14 @@ pub fn sort_rows(rows: &mut [ResultRow]) {
 }
 
 /// Builds the results table. `param_order` lists grid parameter positions in column order.
-pub fn to_frame(grid: &Grid, param_order: &[usize], rows: &[ResultRow]) -> Result<DataFrame, PolarsError> {
+/// `calendar_days` is the calendar's length when the rows carry their daily P&L (then
+/// `sharpe` and `sortino` are computed from it), `None` when they do not (both null).
+pub fn to_frame(
+    grid: &Grid,
+    param_order: &[usize],
+    rows: &[ResultRow],
+    calendar_days: Option<usize>,
+) -> Result<DataFrame, PolarsError> {
     let n = rows.len();
     let mut columns: Vec<Column> = Vec::with_capacity(3 + param_order.len() + METRIC_COLUMNS.len());
     columns.push(Column::new(
@@ -71,6 +79,18 @@ pub fn to_frame(grid: &Grid, param_order: &[usize], rows: &[ResultRow]) -> Resul
     col!("ruined", |r| r.ruined, bool);
     col!("open_at_end", |r| r.open_at_end, bool);
     col!("open_pnl_usd", |r| r.open_pnl_usd, f64);
+    let ratios: Vec<(Option<f64>, Option<f64>)> = rows
+        .iter()
+        .map(|r| calendar_days.map_or((None, None), |t| annualised(&r.daily, t)))
+        .collect();
+    columns.push(Column::new(
+        "sharpe".into(),
+        ratios.iter().map(|r| r.0).collect::<Vec<Option<f64>>>(),
+    ));
+    columns.push(Column::new(
+        "sortino".into(),
+        ratios.iter().map(|r| r.1).collect::<Vec<Option<f64>>>(),
+    ));
     DataFrame::new(n, columns)
 }
 

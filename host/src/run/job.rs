@@ -3,7 +3,8 @@
 
 use std::ops::Range;
 
-use stratbox_engine::protocol::{self, BatchOutput, PROTOCOL_VERSION, ResidentHeader};
+use stratbox_engine::metrics::utc_day;
+use stratbox_engine::protocol::{self, PROTOCOL_VERSION, ResidentHeader};
 use stratbox_engine::{ColumnsRef, Costs, ResultRow, StrategyParams};
 
 use crate::grid::Grid;
@@ -43,6 +44,8 @@ pub struct Job<'a> {
     /// Set when the columns are in the component's memory image: inputs then carry this header
     /// instead of the columns (protocol 3).
     resident: Option<ResidentHeader>,
+    /// Ask for rows with their daily P&L (protocols 4 and 5), for a component that books it.
+    daily: bool,
 }
 
 impl<'a> Job<'a> {
@@ -60,7 +63,20 @@ impl<'a> Job<'a> {
             costs,
             columns,
             resident: None,
+            daily: false,
         }
+    }
+
+    /// Inputs ask for rows with their daily P&L (protocol 4, or 5 with resident columns), for a
+    /// component that declares it books it ([`crate::sandbox::books_daily`]).
+    pub fn with_daily_pnl(mut self, daily: bool) -> Job<'a> {
+        self.daily = daily;
+        self
+    }
+
+    /// Whether replies carry daily P&L.
+    pub fn books_daily(&self) -> bool {
+        self.daily
     }
 
     /// Inputs say where the columns already are (`header`) instead of carrying them: for a
@@ -72,7 +88,12 @@ impl<'a> Job<'a> {
 
     /// The protocol version of this job's inputs and replies.
     fn protocol(&self) -> u32 {
-        self.resident.map_or(PROTOCOL_VERSION, |h| h.protocol)
+        let layout = self.resident.map_or(PROTOCOL_VERSION, |h| h.protocol);
+        if self.daily {
+            protocol::with_daily(layout)
+        } else {
+            layout
+        }
     }
 
     /// The bincode `BatchInput` of strategies `range`.
@@ -83,13 +104,16 @@ impl<'a> Job<'a> {
     }
 
     /// An [`Encoder`] for one worker. bincode encodes a struct as its fields back to back, so
-    /// the fields every batch shares, `(PROTOCOL_VERSION, 0, columns)`, are written here once
+    /// the fields every batch shares, `(protocol, 0, columns)`, are written here once
     /// and each batch appends only its own.
     pub(crate) fn encoder(&self) -> Encoder<'_> {
         let buf = match &self.resident {
-            Some(header) => protocol::encode(header),
+            Some(header) => protocol::encode(&ResidentHeader {
+                protocol: self.protocol(),
+                ..*header
+            }),
             None => {
-                let mut buf = protocol::encode(&(PROTOCOL_VERSION, 0u32));
+                let mut buf = protocol::encode(&(self.protocol(), 0u32));
                 protocol::encode_columns_into(&self.columns, &mut buf);
                 buf
             }
@@ -116,9 +140,45 @@ impl<'a> Job<'a> {
         protocol::encode(&(&self.param_names, &strategies, &self.grid.lots, &self.costs))
     }
 
+    /// A row's daily P&L must be what the engine books: days ascending inside the data's span,
+    /// at least one trade each, as many trades in all as the row has, finite P&L.
+    fn check_daily(&self, row: &ResultRow) -> Result<(), String> {
+        let (Some(&first), Some(&last)) = (self.columns.time.first(), self.columns.time.last()) else {
+            return Ok(());
+        };
+        let span = utc_day(first)..=utc_day(last);
+        let mut trades = 0u64;
+        let mut previous = None;
+        for d in &row.daily {
+            if !span.contains(&d.day) || previous.is_some_and(|p| p >= d.day) {
+                return Err(format!(
+                    "daily P&L on day {} is out of order or outside the data's days {}..={}",
+                    d.day,
+                    span.start(),
+                    span.end()
+                ));
+            }
+            if d.n_trades == 0 || !d.pnl_usd.is_finite() {
+                return Err(format!(
+                    "daily P&L on day {} has {} trades and {} USD",
+                    d.day, d.n_trades, d.pnl_usd
+                ));
+            }
+            previous = Some(d.day);
+            trades += u64::from(d.n_trades);
+        }
+        if trades != u64::from(row.n_trades) {
+            return Err(format!(
+                "its daily P&L counts {trades} trades, the row {}",
+                row.n_trades
+            ));
+        }
+        Ok(())
+    }
+
     /// Decodes a reply and checks that it holds exactly the expected rows, in order.
     pub fn check_reply(&self, range: &Range<u64>, bytes: &[u8]) -> Result<Vec<ResultRow>, BatchError> {
-        let out: BatchOutput = protocol::decode(bytes).map_err(|e| BatchError::malformed(&e))?;
+        let out = protocol::decode_reply(bytes).map_err(|e| BatchError::malformed(&e))?;
         if out.protocol != self.protocol() {
             return Err(BatchError::Malformed(format!(
                 "protocol version {} (expected {})",
@@ -142,6 +202,11 @@ impl<'a> Job<'a> {
                     "row {k} is (strategy {}, lots {}), expected (strategy {id}, lots {lot})",
                     row.strategy_id, row.lots
                 )));
+            }
+            if self.daily {
+                self.check_daily(row).map_err(|e| {
+                    BatchError::Malformed(format!("row {k} (strategy {id}, lots {lot}): {e}"))
+                })?;
             }
         }
         Ok(out.rows)

@@ -51,6 +51,7 @@ use crate::data::{self, Bars, DataError, LoadOptions, LoadReport};
 use crate::exit::Exit;
 use crate::features;
 use crate::grid::{Grid, GridError};
+use crate::results::daily::{self, Calendar};
 use crate::results::{self, ResultsError, keys, sidecar};
 use crate::sandbox::{ComponentInfo, Limits, LoadError, Sandbox};
 use crate::sys;
@@ -317,14 +318,15 @@ pub fn run_until(
         columns,
         costs,
     )
-    .with_resident_columns(resident);
+    .with_resident_columns(resident)
+    .with_daily_pnl(crate::sandbox::books_daily(&cfg.component.bytes));
     if resident.is_some() {
         phases.push(("image", t.elapsed()));
     }
 
     let checkpoint = Checkpoint::open(
         &cfg.output,
-        &provenance::manifest(cfg, &meta, batches.len()),
+        &provenance::manifest(cfg, &meta, batches.len(), job.books_daily()),
         cfg.fresh,
     )?;
     let done_before = checkpoint.done()?;
@@ -439,13 +441,22 @@ pub fn run_until(
     }
     results::sort_rows(&mut rows);
     failures.sort_by_key(|f| f.range.start);
-    let mut df = results::to_frame(&cfg.grid, &param_order, &rows).map_err(|e| ResultsError::Write {
-        path: cfg.output.clone(),
-        source: std::io::Error::other(e),
-    })?;
+    let calendar = Calendar::of_bars(&bars.time);
+    let days = job.books_daily().then_some(calendar.len());
+    let mut df =
+        results::to_frame(&cfg.grid, &param_order, &rows, days).map_err(|e| ResultsError::Write {
+            path: cfg.output.clone(),
+            source: std::io::Error::other(e),
+        })?;
     if let Some(shard) = cfg.shard {
         meta.insert(keys::SHARD.into(), shard.to_string());
     }
+    daily::write_or_remove(
+        &cfg.output,
+        job.books_daily().then_some(&rows[..]),
+        &calendar,
+        &meta,
+    )?;
     results::write_parquet(&cfg.output, &mut df, &meta)?;
     sidecar::write_failures(&cfg.output, &failures)?;
     checkpoint.finish()?;

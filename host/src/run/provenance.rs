@@ -89,9 +89,16 @@ pub(crate) fn metadata(
     m
 }
 
-/// The run's identity for its checkpoint: everything that changes its results.
-pub(crate) fn manifest(cfg: &RunConfig, meta: &BTreeMap<String, String>, batches: usize) -> Manifest {
+/// The run's identity for its checkpoint: everything that changes its results. `daily`: the
+/// batches' rows carry daily P&L (so a checkpoint saved without it is not resumed with it).
+pub(crate) fn manifest(
+    cfg: &RunConfig,
+    meta: &BTreeMap<String, String>,
+    batches: usize,
+    daily: bool,
+) -> Manifest {
     let mut m: Manifest = meta.clone();
+    m.insert("daily_pnl".into(), daily.to_string());
     m.remove(keys::VERSION);
     m.insert("batch_size".into(), cfg.batch_size.to_string());
     m.insert("batches".into(), batches.to_string());

@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use stratbox_engine::protocol::RESIDENT_COLUMNS_SECTION;
+use stratbox_engine::protocol::{DAILY_PNL_SECTION, RESIDENT_COLUMNS_SECTION};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -114,6 +114,17 @@ pub(crate) fn compile_with_columns(
     Ok(found(c, Compiled::Fresh))
 }
 
+/// Whether `component` has a core module that declares it answers with daily P&L (protocols 4
+/// and 5, custom section [`DAILY_PNL_SECTION`]). Components without it get protocols 2 and 3,
+/// and their results have no daily file.
+pub fn books_daily(component: &[u8]) -> bool {
+    top_level_modules(component)
+        .ok()
+        .into_iter()
+        .flatten()
+        .any(|m| declares(&component[m.body.clone()], DAILY_PNL_SECTION))
+}
+
 /// Whether `component` has a core module that declares it reads resident columns.
 #[cfg(test)]
 fn reads_resident_columns(component: &[u8]) -> bool {
@@ -154,7 +165,7 @@ fn declaring_module(component: &[u8]) -> Option<Section> {
     top_level_modules(component)
         .ok()?
         .into_iter()
-        .find(|m| declares(&component[m.body.clone()]))
+        .find(|m| declares(&component[m.body.clone()], RESIDENT_COLUMNS_SECTION))
 }
 
 /// A section: where it lies in full (id, size, contents) and where its contents lie.
@@ -197,15 +208,15 @@ fn top_level_modules(component: &[u8]) -> Result<Vec<Section>, ()> {
     Ok(sections(component)?.into_iter().filter(|s| s.id == 1).collect())
 }
 
-/// Whether a core module has the declaring custom section.
-fn declares(module: &[u8]) -> bool {
+/// Whether a core module has the custom section `name`.
+fn declares(module: &[u8], name: &str) -> bool {
     let Ok(sections) = sections(module) else {
         return false;
     };
     sections
         .iter()
         .filter(|s| s.id == 0)
-        .any(|s| custom_name(&module[s.body.clone()]) == Some(RESIDENT_COLUMNS_SECTION.as_bytes()))
+        .any(|s| custom_name(&module[s.body.clone()]) == Some(name.as_bytes()))
 }
 
 fn custom_name(body: &[u8]) -> Option<&[u8]> {
@@ -413,7 +424,7 @@ mod tests {
         data_segment(&mut expected, 1024, b"hello");
         data_segment(&mut expected, 2 * 65_536, &block);
         assert_eq!(data, &expected[..]);
-        assert!(declares(m), "the declaration stays");
+        assert!(declares(m, RESIDENT_COLUMNS_SECTION), "the declaration stays");
     }
 
     #[test]

@@ -29,6 +29,7 @@ use wasmtime::{Engine, Store, Trap};
 
 pub use component::{ALLOWED_IMPORTS, Compiled, Surface};
 pub use fault::{BatchError, LoadError, Stream};
+pub use image::books_daily;
 pub use limits::Limits;
 
 use crate::cache::Cache;
