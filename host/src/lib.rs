@@ -14,6 +14,7 @@ pub mod data;
 pub mod exit;
 pub mod features;
 pub mod grid;
+pub mod luck;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -11,6 +11,7 @@ mod contributed;
 mod data;
 mod golden;
 mod hostile;
+mod luck;
 mod report;
 mod resume;
 mod sandbox_vs_native;

@@ -26,6 +26,8 @@ pub enum Error {
     Grid(#[from] GridError),
     #[error(transparent)]
     Component(#[from] LoadError),
+    #[error(transparent)]
+    Luck(stratbox::luck::LuckError),
     /// A file stratbox just wrote reads back wrong, or a replay disagrees with its results row:
     /// stratbox's own failure.
     #[error("{0}")]
@@ -39,6 +41,7 @@ impl Error {
             Error::Run(e) => e.exit(),
             Error::Results(e) => e.exit(),
             Error::Report(e) => e.exit(),
+            Error::Luck(e) => e.exit(),
             Error::Internal(_) => Exit::Failure,
         }
     }

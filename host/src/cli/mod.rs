@@ -24,6 +24,7 @@ mod error;
 mod flags;
 mod grid;
 mod inspect;
+mod luck;
 mod merge;
 mod out;
 mod reports;
@@ -69,6 +70,9 @@ pub enum Command {
     Report(reports::ReportArgs),
     /// Replay one strategy and write its trade list.
     Trades(reports::TradesArgs),
+    /// Is it luck? Trials, deflated Sharpe, overfitting probability (PBO), reality check (SPA)
+    /// and a Monte Carlo of the top strategy, from a results file and its daily file.
+    Luck(luck::LuckArgs),
 }
 
 /// Runs the command.
@@ -82,6 +86,7 @@ pub fn dispatch(cli: &Cli) -> Result<Exit, Error> {
         Command::Data(c) => data::data(c),
         Command::Report(a) => reports::report(a),
         Command::Trades(a) => reports::trades(a),
+        Command::Luck(a) => luck::luck(a),
     }
 }
 
