@@ -206,7 +206,7 @@ fn luck_on_the_bundled_year_matches_golden_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("results.parquet");
     let cfg = crate::batching::config(
-        &stratbox::run::bundled_data(),
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(stratbox::run::BUNDLED_DATA_NAME),
         &out,
         500,
         2,
