@@ -2,7 +2,9 @@
 //! independent implementation on the bundled year, arch's SPA on the same matrix, and toy
 //! matrices worked by hand.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use stratbox::Exit;
 use stratbox::luck::spa::{SpaSettings, spa_pvalue};
@@ -186,6 +188,19 @@ fn walk_forward_picks_worked_by_hand() {
     assert_eq!(wf.stitched_oos_usd, 30.0);
     let expected = 30.0 / (310.0 * 31.0 / 59.0 + 59.0 * 30.0 / 59.0);
     assert!((wf.efficiency.unwrap() - expected).abs() < 1e-15);
+    // The stitched equity over March and April: fold 0's pick (5) earns nothing in March,
+    // fold 1's (3) 1 a day in April; the hindsight best (3) earns 1 a day in both.
+    let st = stratbox::luck::walkforward::stitched(&wf, &cal.days, &series, Some(3));
+    assert_eq!(st.days.len(), 31 + 30);
+    assert_eq!((st.oos[30], st.oos[31], st.oos[60]), (0.0, 1.0, 30.0));
+    assert_eq!((st.hindsight[0], st.hindsight[60]), (1.0, 61.0));
+    // The CSV says how it was made.
+    let csv = stratbox::luck::walkforward::to_csv(&wf, 10, &|id| format!("p=\"{id}\""));
+    assert_eq!(
+        stratbox::luck::walkforward::settings_of_csv(&csv),
+        Some((Windows { train: 2, test: 1 }, 10))
+    );
+    assert!(csv.contains(",10,5,\"p=\"\"5\"\"\",310.0,0.0\n"), "{csv}");
     // 4 + 1 months do not fit into 4.
     let e = walk_forward(&cal.days, &series, Windows { train: 4, test: 1 }, 10).unwrap_err();
     assert_eq!(e.months, 4);
@@ -199,21 +214,51 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * b.abs().max(1e-300)
 }
 
-/// The default run on the bundled year, then `stratbox luck --json`, against the golden file;
-/// and the bad inputs, each refused with exit 2 naming the file and the numbers.
+/// The default grid on the bundled year through the CLI, with a 6:1 walk-forward: shared by
+/// the luck tests and the report's browser test. The native engine: the sandbox gives the same
+/// bytes (tests in `sandbox_vs_native` and `batching`), in less time here.
+pub struct YearRun {
+    pub dir: PathBuf,
+    pub results: PathBuf,
+    pub stdout: String,
+}
+
+pub fn year_run() -> &'static YearRun {
+    static RUN: OnceLock<YearRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("luck-year")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let results = dir.join("results.parquet");
+        let o = stratbox(&[
+            "discover",
+            "--engine",
+            "native",
+            "--walk-forward",
+            "6:1",
+            "--output",
+            results.to_str().unwrap(),
+            "--quiet",
+        ]);
+        assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
+        YearRun {
+            dir,
+            results,
+            stdout: text(&o.stdout),
+        }
+    })
+}
+
+/// `stratbox luck --json` on the default run of the bundled year against the golden file of an
+/// independent implementation; the summary after `discover` says the same in words; and the
+/// bad inputs, each refused with exit 2 naming the file and the numbers.
 #[test]
 fn luck_on_the_bundled_year_matches_golden_and_refuses_bad_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("results.parquet");
-    let cfg = crate::batching::config(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(stratbox::run::BUNDLED_DATA_NAME),
-        &out,
-        500,
-        2,
-        stratbox::run::EngineKind::Native,
-    );
-    stratbox::run::run(&cfg, &mut stratbox::run::Quiet).unwrap();
-    assert!(daily_path(&out).exists());
+    let run = year_run();
+    let (dir, out) = (&run.dir, &run.results);
+    assert!(daily_path(out).exists());
     let o = stratbox(&["luck", out.to_str().unwrap(), "--json"]);
     assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
     let ours: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -243,6 +288,15 @@ fn luck_on_the_bundled_year_matches_golden_and_refuses_bad_input() {
             );
         }
     }
+    // The summary after discover: the golden numbers in words (PBO 0.577, SPA 0.996, the top
+    // DSR 0.0118).
+    assert!(
+        run.stdout.contains(
+            "Is it luck? The best strategy does not stand out from luck: deflated Sharpe 0.01 (needs 0.95), reality-check p 0.99"
+        ) && run.stdout.contains("overfitting probability (PBO) 58 % over 3367 trials"),
+        "{}",
+        run.stdout
+    );
 
     let refuse = |args: &[&str], needles: &[&str]| {
         let o = stratbox(args);
@@ -254,6 +308,7 @@ fn luck_on_the_bundled_year_matches_golden_and_refuses_bad_input() {
         assert!(o.stdout.is_empty(), "nothing printed: {}", text(&o.stdout));
     };
     let p = out.to_str().unwrap();
+    let dir = dir.as_path();
     refuse(
         &["luck", p, "--min-trades", "100000"],
         &[
@@ -267,13 +322,13 @@ fn luck_on_the_bundled_year_matches_golden_and_refuses_bad_input() {
         &["luck", p, "--walk-forward", "12:1"],
         &["12:1", "13 whole months", "12"],
     );
-    let moved = dir.path().join("alone.parquet");
-    std::fs::copy(&out, &moved).unwrap();
+    let moved = dir.join("alone.parquet");
+    std::fs::copy(out, &moved).unwrap();
     refuse(
         &["luck", moved.to_str().unwrap()],
         &["alone.parquet", "alone.daily.parquet"],
     );
-    refuse_short_run(dir.path());
+    refuse_short_run(dir);
 }
 
 /// Results of 20 days of bars: fewer than 32 calendar days.
@@ -289,4 +344,94 @@ fn refuse_short_run(dir: &Path) {
         err.contains("short.daily.parquet") && err.contains("at least 32"),
         "{err}"
     );
+}
+
+/// The walk-forward `discover --walk-forward 6:1` wrote, against the daily file summed here
+/// month by month: folds testing July to December 2018, each pick the highest train-window sum
+/// among strategies with >= 10 trades in it (lowest id on ties), its P&L in the test month.
+#[test]
+fn walk_forward_of_the_bundled_year_matches_the_daily_file() {
+    use polars::prelude::*;
+    use stratbox::luck::walkforward::{csv_path, settings_of_csv};
+    let run = year_run();
+    let (df, _) = stratbox::results::read_parquet(&daily_path(&run.results)).unwrap();
+    let col = |n: &str| df.column(n).unwrap().cast(&DataType::Float64).unwrap();
+    let (ids, lots, pnl, trades) = (col("strategy_id"), col("lots"), col("pnl_usd"), col("n_trades"));
+    let days = df.column("day").unwrap().cast(&DataType::Int32).unwrap();
+    let month_of = |d: i32| {
+        let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(d.into());
+        chrono::Datelike::month(&date)
+    };
+    // (month, strategy) -> (P&L, trades) at 0.1 lots.
+    let mut by_month: BTreeMap<(u32, u64), (f64, u32)> = BTreeMap::new();
+    for i in 0..df.height() {
+        if lots.f64().unwrap().get(i) != Some(0.1) {
+            continue;
+        }
+        let e = by_month
+            .entry((
+                month_of(days.i32().unwrap().get(i).unwrap()),
+                ids.f64().unwrap().get(i).unwrap() as u64,
+            ))
+            .or_default();
+        e.0 += pnl.f64().unwrap().get(i).unwrap();
+        e.1 += trades.f64().unwrap().get(i).unwrap() as u32;
+    }
+    let csv = std::fs::read_to_string(csv_path(&run.results)).unwrap();
+    assert_eq!(settings_of_csv(&csv), Some((Windows { train: 6, test: 1 }, 10)));
+    let lines: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(lines.len(), 6, "{csv}");
+    for (k, line) in lines.iter().enumerate() {
+        let k = k as u32;
+        let mut train: BTreeMap<u64, (f64, u32)> = BTreeMap::new();
+        for m in 1 + k..7 + k {
+            for (&(_, id), &(p, n)) in by_month.range((m, 0)..(m + 1, 0)) {
+                let e = train.entry(id).or_default();
+                e.0 += p;
+                e.1 += n;
+            }
+        }
+        let (pick, is) = train
+            .iter()
+            .filter(|(_, (_, n))| *n >= 10)
+            .fold(None::<(u64, f64)>, |best, (&id, &(p, _))| match best {
+                Some((_, b)) if b >= p => best,
+                _ => Some((id, p)),
+            })
+            .unwrap();
+        let oos = by_month.get(&(7 + k, pick)).map_or(0.0, |e| e.0);
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f[3], format!("2018-{:02}", 7 + k), "{line}");
+        assert_eq!(f[8], pick.to_string(), "fold {k}: {line}");
+        let n = f.len();
+        let (got_is, got_oos): (f64, f64) = (f[n - 2].parse().unwrap(), f[n - 1].parse().unwrap());
+        assert!((got_is - is).abs() < 1e-6, "fold {k}: {got_is} vs {is}");
+        assert!((got_oos - oos).abs() < 1e-6, "fold {k}: {got_oos} vs {oos}");
+    }
+    assert!(run.stdout.contains("Walk-forward 6:1"), "{}", run.stdout);
+}
+
+/// Walk-forward windows longer than the data are refused before any batch runs: exit 2, the
+/// numbers named, no results file.
+#[test]
+fn discover_refuses_walk_forward_windows_longer_than_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = crate::common::year_slice(dir.path(), 20 * 1400);
+    let out = dir.path().join("r.parquet");
+    let o = stratbox(&[
+        "discover",
+        "--data",
+        data.to_str().unwrap(),
+        "--walk-forward",
+        "1:1",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
+    assert!(
+        err.contains("--walk-forward 1:1 needs 2 whole months") && err.contains("has 1 ("),
+        "{err}"
+    );
+    assert!(!out.exists() && !daily_path(&out).exists());
 }

@@ -2,12 +2,14 @@
 //! [`RunConfig`], and what is printed after it.
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use stratbox::Exit;
 use stratbox::cache::Cache;
+use stratbox::luck::{self, WalkForward, Windows, spa::SpaSettings, walkforward};
+use stratbox::report::rank::choose_lots;
 use stratbox::report::split::{self, compare, parse_split, split_outputs, split_windows};
 use stratbox::report::table::ResultsTable;
 use stratbox::results::sidecar::failures_path;
@@ -17,10 +19,12 @@ use stratbox::run::{
 };
 use stratbox::sandbox::Limits;
 use stratbox::sys;
+use stratbox::util::fs::write_bytes_atomic;
 use stratbox::util::time::iso_utc;
+use stratbox_engine::metrics::utc_day;
 
 use super::error::{Error, usage};
-use super::flags::{CostFlags, DataArgs, RankArgs, load_grid};
+use super::flags::{CostFlags, DataArgs, RankArgs, WalkForwardArgs, load_grid};
 use super::reports::print_summary;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -124,6 +128,8 @@ pub struct RunArgs {
     pub split: Option<String>,
     #[command(flatten)]
     pub ranking: RankArgs,
+    #[command(flatten)]
+    pub walk_forward: WalkForwardArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -222,9 +228,26 @@ impl RunArgs {
 pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
     let cfg = args.to_config(None)?;
     if let Some(split) = &args.split {
+        if args.walk_forward.walk_forward.is_some() {
+            return Err(usage(
+                "--split and --walk-forward are two ways of testing out of sample: use one",
+            ));
+        }
         return discover_split(cfg, split, &args.ranking, quiet);
     }
+    if let Some(windows) = args.walk_forward.walk_forward {
+        check_walk_forward(&cfg, windows)?;
+    }
     let summary = run(&cfg, quiet, args.progress)?;
+    let walk_forward = match args.walk_forward.walk_forward {
+        Some(windows) => Some(write_walk_forward(
+            &summary.output,
+            &args.ranking,
+            windows,
+            args.walk_forward.wf_min_trades,
+        )?),
+        None => None,
+    };
     if args.progress == ProgressArg::Json {
         // stdout carries only JSON events for programs: the closing one, not a table.
         let event = serde_json::json!({
@@ -240,6 +263,11 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
     } else {
         let table = read_own(&summary.output)?;
         print_summary(&table, &args.ranking);
+        print_luck(&summary.output, &args.ranking);
+        if let Some((wf, path)) = &walk_forward {
+            out!("{}", wf.render_text());
+            outln!("  (every fold with its pick's parameters: {})", path.display());
+        }
         outln!(
             "\nReport: stratbox report {}    Trades: stratbox trades --results {} --id ID -o trades.csv",
             summary.output.display(),
@@ -247,6 +275,69 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
         );
     }
     Ok(summary.exit())
+}
+
+/// Refuses walk-forward windows longer than the data before any batch runs.
+fn check_walk_forward(cfg: &RunConfig, windows: Windows) -> Result<(), Error> {
+    let (bars, _) = run::load_data(cfg)?;
+    let (Some(&first), Some(&last)) = (bars.time.first(), bars.time.last()) else {
+        return Err(usage("the data holds no bars"));
+    };
+    walkforward::check(windows, utc_day(first), utc_day(last)).map_err(|e| {
+        let files: Vec<String> = if cfg.data.is_empty() {
+            vec![run::BUNDLED_DATA_NAME.to_string()]
+        } else {
+            cfg.data.iter().map(|p| p.display().to_string()).collect()
+        };
+        usage(format!(
+            "--walk-forward {}:{} needs {} whole months, but the data ({}) has {} (from its first whole month to its last bar)",
+            windows.train,
+            windows.test,
+            windows.train + windows.test,
+            files.join(", "),
+            e.months
+        ))
+    })
+}
+
+/// The walk-forward of a finished run, written to `<stem>.walkforward.csv` (atomically).
+fn write_walk_forward(
+    output: &Path,
+    ranking: &RankArgs,
+    windows: Windows,
+    min_trades: u32,
+) -> Result<(WalkForward, PathBuf), Error> {
+    let (table, daily) = luck::open(output)?;
+    let lots = choose_lots(&table, ranking.rank_lots).map_err(usage)?;
+    let wf = luck::walk_forward(&daily, lots, windows, min_trades)?;
+    let describe = |id: u64| {
+        table
+            .find(id, lots)
+            .map(|r| table.describe(r))
+            .unwrap_or_default()
+    };
+    let path = walkforward::csv_path(output);
+    write_bytes_atomic(&path, walkforward::to_csv(&wf, min_trades, &describe).as_bytes())
+        .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
+    Ok((wf, path))
+}
+
+/// The one line on luck after a run's summary (SPEC section 7). A run too short or too small
+/// for the statistics says why instead: that is not a failure of the run.
+fn print_luck(output: &Path, ranking: &RankArgs) {
+    let answer = luck::open(output).and_then(|(table, daily)| {
+        let (trials, ranked) = luck::trials(&table, &daily, &ranking.ranking())?;
+        let top: Vec<u64> = ranked.iter().map(|&r| table.strategy_id[r]).collect();
+        Ok(luck::analyse(&trials, &top, &SpaSettings::default()))
+    });
+    match answer {
+        Ok(l) => outln!(
+            "\n{}\n  (in detail: stratbox luck {})",
+            l.verdict(),
+            output.display()
+        ),
+        Err(e) => outln!("\nIs it luck? Not answered: {}", e),
+    }
 }
 
 /// `stratbox batch`.

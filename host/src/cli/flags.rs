@@ -142,3 +142,16 @@ impl RankArgs {
         }
     }
 }
+
+/// A walk-forward (SPEC section 7): re-pick the best strategy every TEST months from the TRAIN
+/// months before, and trade it blind.
+#[derive(Debug, Clone, Args)]
+pub struct WalkForwardArgs {
+    /// Walk-forward of TRAIN:TEST whole calendar months (e.g. 6:1), written to
+    /// `<stem>.walkforward.csv` beside the results.
+    #[arg(long, value_name = "TRAIN:TEST")]
+    pub walk_forward: Option<stratbox::luck::Windows>,
+    /// Trades a strategy must close in a train window to be picked.
+    #[arg(long, default_value_t = 10)]
+    pub wf_min_trades: u32,
+}

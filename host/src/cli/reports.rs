@@ -7,9 +7,11 @@ use std::time::Instant;
 use clap::Args;
 use stratbox::Exit;
 use stratbox::data;
+use stratbox::luck::{self, spa::SpaSettings, walkforward};
 use stratbox::report::charts::equity_curves;
 use stratbox::report::html::{self, ReportInput};
-use stratbox::report::rank::{choose_lots, ranked_rows};
+use stratbox::report::luck::LuckView;
+use stratbox::report::rank::{Ranking, choose_lots, ranked_rows};
 use stratbox::report::replay::{Replayer, write_trades};
 use stratbox::report::split::{compare, out_of_sample_sibling};
 use stratbox::report::summary::render_text;
@@ -17,7 +19,7 @@ use stratbox::report::table::ResultsTable;
 use stratbox::util::time::iso_utc;
 
 use super::error::{Error, usage};
-use super::flags::{CostFlags, DataArgs, RankArgs, load_grid};
+use super::flags::{CostFlags, DataArgs, RankArgs, WalkForwardArgs, load_grid};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
@@ -38,6 +40,10 @@ pub struct ReportArgs {
     /// `NAME.out.parquet` when it exists.
     #[arg(long)]
     pub out_of_sample: Option<PathBuf>,
+    /// Walk-forward shown in the report. Default: the one `discover --walk-forward` wrote
+    /// beside the results (`<stem>.walkforward.csv`), if any.
+    #[command(flatten)]
+    pub walk_forward: WalkForwardArgs,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -110,17 +116,27 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
         }
         None => None,
     };
+    let replayer = args
+        .data
+        .load()
+        .and_then(|(bars, loaded)| Replayer::from_results(&table, &bars, &loaded));
     let curves = if args.curves == 0 {
         Err("none requested (--curves 0).".to_string())
     } else {
-        args.data
-            .load()
-            .and_then(|(bars, loaded)| Replayer::from_results(&table, &bars, &loaded))
-            .and_then(|replayer| {
-                let rows = ranked_rows(&table, ranking.metric, ranking.min_trades, lots);
-                equity_curves(&table, &replayer, &rows[..rows.len().min(args.curves)])
-            })
+        replayer.as_ref().map_err(Clone::clone).and_then(|replayer| {
+            let rows = ranked_rows(&table, ranking.metric, ranking.min_trades, lots);
+            equity_curves(&table, replayer, &rows[..rows.len().min(args.curves)])
+        })
     };
+    let luck = luck_view(
+        &args.results,
+        &ranking,
+        &args.walk_forward,
+        replayer.as_ref().ok(),
+    );
+    if let Err(e) = &luck {
+        errln!("warning: no \"Is it luck?\" section: {e}");
+    }
     if let Err(e) = &curves {
         errln!("warning: no equity curves: {e}");
     }
@@ -138,6 +154,7 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
         table_rows: args.table_rows,
         curves,
         oos,
+        luck,
     });
     html::write(&output, &page)?;
     errln!(
@@ -151,6 +168,54 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
         output.display()
     );
     Ok(Exit::Ok)
+}
+
+/// The "Is it luck?" section's numbers: the same as `stratbox luck`, with the Monte Carlo when
+/// the run's data could be replayed and the walk-forward of `--walk-forward`, or else the one
+/// `discover --walk-forward` wrote beside the results.
+fn luck_view(
+    results: &Path,
+    ranking: &Ranking,
+    wf: &WalkForwardArgs,
+    replayer: Option<&Replayer>,
+) -> Result<LuckView, String> {
+    let (table, daily) = luck::open(results).map_err(|e| e.to_string())?;
+    let (trials, ranked) = luck::trials(&table, &daily, ranking).map_err(|e| e.to_string())?;
+    let top: Vec<u64> = ranked.iter().map(|&r| table.strategy_id[r]).collect();
+    let mut view = luck::analyse(&trials, &top, &SpaSettings::default());
+    if let (Some(r), Some(&best)) = (replayer, top.first()) {
+        match luck::monte_carlo(r, best, &table.lot_sizes()) {
+            Ok(bands) => view.montecarlo = bands,
+            Err(e) => errln!("warning: no Monte Carlo of the trade order: {e}"),
+        }
+    }
+    let settings = wf.walk_forward.map(|w| (w, wf.wf_min_trades)).or_else(|| {
+        std::fs::read_to_string(walkforward::csv_path(results))
+            .ok()
+            .and_then(|text| walkforward::settings_of_csv(&text))
+    });
+    let walk_forward = match settings {
+        Some((windows, min_trades)) => {
+            let series = walkforward::series_from_daily(&daily, trials.lots).map_err(|e| e.to_string())?;
+            let w = walkforward::walk_forward(&daily.calendar.days, &series, windows, min_trades).map_err(
+                |e| {
+                    luck::LuckError::WindowsTooLong {
+                        daily: daily.path.clone(),
+                        windows: e.windows,
+                        months: e.months,
+                    }
+                    .to_string()
+                },
+            )?;
+            let stitched = walkforward::stitched(&w, &daily.calendar.days, &series, top.first().copied());
+            Some((w, stitched))
+        }
+        None => None,
+    };
+    Ok(LuckView {
+        luck: view,
+        walk_forward,
+    })
 }
 
 pub fn trades(args: &TradesArgs) -> Result<Exit, Error> {

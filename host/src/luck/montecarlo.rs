@@ -95,6 +95,6 @@ mod tests {
         // No order of these trades loses more than all the losers together.
         assert!(a.max_drawdown_usd[2] <= 17.0 * 30.0);
         assert_eq!(a.ruined, 0.0);
-        assert_eq!(bands(&pnl, 0.1, 50.0).ruined > 0.0, true);
+        assert!(bands(&pnl, 0.1, 50.0).ruined > 0.0);
     }
 }

@@ -3,6 +3,9 @@
 //! Why here: the deflated Sharpe ratio needs both, and neither is in `std`. `Phi` comes from
 //! `erfc` (libm, a port of FreeBSD's msun); the inverse is Wichura's AS 241 (PPND16), accurate
 //! to about 1e-16, which is what SciPy's `norm.ppf` agrees with to float rounding.
+// AS 241's coefficients are kept digit for digit as Wichura published them, so that they can be
+// checked against the paper; some digits are beyond f64's precision.
+#![allow(clippy::excessive_precision)]
 
 /// `Phi(x)`, the probability that a standard normal is at most `x`.
 pub fn cdf(x: f64) -> f64 {

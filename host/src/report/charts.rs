@@ -112,6 +112,29 @@ pub struct Histogram {
     pub profitable: usize,
 }
 
+/// `values` in `bins` equal bins from their least to their greatest: `bins + 1` edges and the
+/// counts (both empty without values). A constant sample gets bins of total width 1 around it.
+pub fn bins(values: &[f64], bins: usize) -> (Vec<f64>, Vec<u32>) {
+    if values.is_empty() {
+        return (vec![], vec![]);
+    }
+    let bins = bins.max(1);
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
+    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+    let width = (hi - lo) / bins as f64;
+    let edges: Vec<f64> = (0..=bins).map(|k| lo + width * k as f64).collect();
+    let mut counts = vec![0u32; bins];
+    for &x in values {
+        let k = (((x - lo) / width) as usize).min(bins - 1);
+        counts[k] += 1;
+    }
+    (edges, counts)
+}
+
 /// The distribution of `net_pnl_usd` at `lots` over strategies with trades, in `bins` bins.
 pub fn pnl_histogram(table: &ResultsTable, lots: f64, bins: usize) -> Histogram {
     let v: Vec<f64> = table
@@ -120,28 +143,7 @@ pub fn pnl_histogram(table: &ResultsTable, lots: f64, bins: usize) -> Histogram 
         .filter(|&r| table.n_trades(r) > 0)
         .map(|r| table.net_pnl(r))
         .collect();
-    let bins = bins.max(1);
-    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-        (a.min(x), b.max(x))
-    });
-    if v.is_empty() {
-        return Histogram {
-            lots,
-            edges: vec![],
-            counts: vec![],
-            n: 0,
-            profitable: 0,
-        };
-    }
-    // A constant sample gets one bin of width 1 around it.
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
-    let width = (hi - lo) / bins as f64;
-    let edges: Vec<f64> = (0..=bins).map(|k| lo + width * k as f64).collect();
-    let mut counts = vec![0u32; bins];
-    for &x in &v {
-        let k = (((x - lo) / width) as usize).min(bins - 1);
-        counts[k] += 1;
-    }
+    let (edges, counts) = self::bins(&v, bins);
     Histogram {
         lots,
         edges,

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::charts::{Curve, Heatmap, Histogram, heatmaps, pnl_histogram};
+use super::luck::{LuckChart, LuckView};
 use super::rank::{Better, Ranking, ranked_rows};
 use super::split::OosComparison;
 use super::summary::summarise;
@@ -38,6 +39,8 @@ pub struct ReportInput<'a> {
     pub curves: Result<Vec<Curve>, String>,
     /// The out-of-sample comparison of a split run, or why it failed.
     pub oos: Option<Result<OosComparison, String>>,
+    /// The "Is it luck?" section (SPEC section 7), or why it cannot be answered.
+    pub luck: Result<LuckView, String>,
 }
 
 /// The JSON the script draws from.
@@ -52,6 +55,7 @@ struct ChartData<'a> {
     heatmaps: Vec<Heatmap>,
     histogram: Histogram,
     curves: &'a [Curve],
+    luck: Option<LuckChart>,
 }
 
 /// HTML-escapes text for element content and attribute values.
@@ -82,7 +86,7 @@ fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
 }
 
 /// A table cell sorted by `v` (numeric; empty sorts last).
-fn num_cell(v: Option<f64>, decimals: usize) -> String {
+pub(crate) fn num_cell(v: Option<f64>, decimals: usize) -> String {
     match v {
         Some(x) => format!("<td data-v=\"{x}\">{}</td>", fmt_opt(Some(x), decimals)),
         None => "<td data-v=\"\">–</td>".into(),
@@ -315,6 +319,7 @@ pub fn render(input: &ReportInput) -> String {
         heatmaps: heatmaps(t, r.metric, r.min_trades, input.lots),
         histogram: pnl_histogram(t, input.lots, 40),
         curves: &curves,
+        luck: input.luck.as_ref().ok().map(super::luck::chart),
     };
     let name = t
         .path
@@ -343,6 +348,7 @@ pub fn render(input: &ReportInput) -> String {
     );
     summary_section(&mut out, input);
     top_section(&mut out, input);
+    super::luck::section(&mut out, t, &input.luck);
     if let Some(oos) = &input.oos {
         oos_section(&mut out, oos);
     }

@@ -13,10 +13,12 @@
 //! - [`split`]: in-sample / out-of-sample runs and how the in-sample best did out of sample.
 //! - [`replay`]: one strategy's trades at a lot size, and the trade list files.
 //! - [`charts`]: the numbers behind the report's charts (heatmaps, distribution, equity).
+//! - [`luck`]: the report's "Is it luck?" section (SPEC section 7).
 //! - [`html`]: the self-contained HTML report.
 
 pub mod charts;
 pub mod html;
+pub mod luck;
 pub mod rank;
 pub mod replay;
 pub mod split;

@@ -237,6 +237,22 @@
     return out;
   }
 
+  // The bars of a histogram down to the pixel row `base`, red where `bad(bin centre)`, else
+  // blue; returns how many bars were drawn.
+  function drawBins(ctx, edges, counts, x, y, base, bad) {
+    var bars = 0;
+    counts.forEach(function (c, k) {
+      var a = edges[k];
+      var b = edges[k + 1];
+      ctx.fillStyle = bad((a + b) / 2) ? '#d6604d' : '#4393c3';
+      if (c > 0) {
+        ctx.fillRect(x(a) + 0.5, y(c), Math.max(1, x(b) - x(a) - 1), base - y(c));
+        bars += 1;
+      }
+    });
+    return bars;
+  }
+
   function drawHistogram() {
     var canvas = document.getElementById('histogram');
     var h = data.histogram;
@@ -256,15 +272,8 @@
     var y = function (c) {
       return height - pad.bottom - c / maxCount * (height - pad.top - pad.bottom);
     };
-    var bars = 0;
-    h.counts.forEach(function (c, k) {
-      var a = h.edges[k];
-      var b = h.edges[k + 1];
-      ctx.fillStyle = (a + b) / 2 < 0 ? '#d6604d' : '#4393c3';
-      if (c > 0) {
-        ctx.fillRect(x(a) + 0.5, y(c), Math.max(1, x(b) - x(a) - 1), height - pad.bottom - y(c));
-        bars += 1;
-      }
+    var bars = drawBins(ctx, h.edges, h.counts, x, y, height - pad.bottom, function (mid) {
+      return mid < 0;
     });
     ctx.strokeStyle = '#5b6570';
     ctx.beginPath();
@@ -307,8 +316,9 @@
 
   var PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
 
-  // Lines of `series` (one per curve) against time, on a canvas with a y label.
-  function lineChart(canvas, height, series, yLabel) {
+  // Lines of `series` (one per curve, `curves[k].time` its times) against time, on a canvas
+  // with a y label; `name(k)` labels line k in the tooltip, `colours[k]` draws it.
+  function lineChart(canvas, height, curves, series, yLabel, name, colours) {
     var width = 900;
     var pad = { left: 64, right: 12, top: 10, bottom: 28 };
     var ctx = setup(canvas, width, height);
@@ -316,7 +326,7 @@
     var t1 = -Infinity;
     var lo = Infinity;
     var hi = -Infinity;
-    data.curves.forEach(function (c, k) {
+    curves.forEach(function (c, k) {
       t0 = Math.min(t0, c.time[0]);
       t1 = Math.max(t1, c.time[c.time.length - 1]);
       series[k].forEach(function (v) {
@@ -358,9 +368,9 @@
     ctx.restore();
     var points = 0;
     // Best last, so it is drawn on top.
-    for (var c = data.curves.length - 1; c >= 0; c--) {
-      var curve = data.curves[c];
-      ctx.strokeStyle = PALETTE[c % PALETTE.length];
+    for (var c = curves.length - 1; c >= 0; c--) {
+      var curve = curves[c];
+      ctx.strokeStyle = colours[c % colours.length];
       ctx.lineWidth = c === 0 ? 1.6 : 1;
       ctx.beginPath();
       for (var i = 0; i < curve.time.length; i++) {
@@ -383,12 +393,12 @@
         hideTip();
         return;
       }
-      var lines = data.curves.map(function (curve, k) {
+      var lines = curves.map(function (curve, k) {
         var i = 0;
         while (i + 1 < curve.time.length && curve.time[i + 1] <= t) {
           i += 1;
         }
-        return '#' + curve.rank + ' id ' + curve.strategy_id + ': ' + fmt(series[k][i]);
+        return name(k) + ': ' + fmt(series[k][i]);
       });
       showTip(event, day(t) + ' · ' + yLabel + ' · ' + lines.join(' · '));
     });
@@ -412,12 +422,144 @@
       item.appendChild(document.createTextNode('#' + c.rank + ' id ' + c.strategy_id + ' (' + c.label + ')' + (c.ruined ? ' ruined' : '')));
       legend.appendChild(item);
     });
-    lineChart(equity, 320, data.curves.map(function (c) {
+    var name = function (k) {
+      return '#' + data.curves[k].rank + ' id ' + data.curves[k].strategy_id;
+    };
+    lineChart(equity, 320, data.curves, data.curves.map(function (c) {
       return c.balance;
-    }), 'balance $');
-    lineChart(drawdown, 160, data.curves.map(function (c) {
+    }), 'balance $', name, PALETTE);
+    lineChart(drawdown, 160, data.curves, data.curves.map(function (c) {
       return c.drawdown;
-    }), 'drawdown $');
+    }), 'drawdown $', name, PALETTE);
+  }
+
+  // "Is it luck?": the histogram of PBO's logits, the Monte Carlo drawdown bands and the
+  // walk-forward's stitched out-of-sample equity against the hindsight best's.
+  function drawLuck() {
+    var luck = data.luck;
+    if (!luck) {
+      return;
+    }
+    drawLambdas(luck);
+    drawBands(luck);
+    var canvas = document.getElementById('wf-chart');
+    var s = luck.stitched;
+    if (canvas && s && s.time.length > 0) {
+      var both = [{ time: s.time }, { time: s.time }];
+      // The hindsight line first so that the walk-forward's is drawn on top.
+      lineChart(canvas, 280, both, [s.oos, s.hindsight], 'cumulative P&L $', function (k) {
+        return k === 0 ? 'walk-forward picks' : 'hindsight best (id ' + s.hindsight_id + ')';
+      }, ['#2166ac', '#9aa3ab']);
+    }
+  }
+
+  function drawLambdas(luck) {
+    var canvas = document.getElementById('lambda-histogram');
+    var counts = luck.lambda_counts;
+    var edges = luck.lambda_edges;
+    if (!canvas || counts.length === 0) {
+      return;
+    }
+    var width = 900;
+    var height = 240;
+    var pad = { left: 56, right: 12, top: 10, bottom: 36 };
+    var ctx = setup(canvas, width, height);
+    var maxCount = Math.max.apply(null, counts);
+    var lo = Math.min(edges[0], 0);
+    var hi = Math.max(edges[edges.length - 1], 0);
+    if (!(hi > lo)) {
+      hi = lo + 1;
+    }
+    var x = function (v) {
+      return pad.left + (v - lo) / (hi - lo) * (width - pad.left - pad.right);
+    };
+    var y = function (c) {
+      return height - pad.bottom - c / maxCount * (height - pad.top - pad.bottom);
+    };
+    var bars = drawBins(ctx, edges, counts, x, y, height - pad.bottom, function (mid) {
+      return mid <= 0;
+    });
+    ctx.strokeStyle = '#1d232a';
+    ctx.setLineDash([4, 3]);
+    ctx.beginPath();
+    ctx.moveTo(x(0), pad.top);
+    ctx.lineTo(x(0), height - pad.bottom);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#1d232a';
+    ctx.textAlign = 'center';
+    ticks(lo, hi, 8).forEach(function (v) {
+      ctx.fillText(fmt(v), x(v), height - pad.bottom + 14);
+    });
+    ctx.fillText('logit λ of the backtest best’s rank in the future', width / 2, height - 8);
+    ctx.textAlign = 'right';
+    ticks(0, maxCount, 4).forEach(function (c) {
+      ctx.fillText(String(Math.round(c)), pad.left - 6, y(c));
+    });
+    ctx.textAlign = 'left';
+    ctx.fillText('splits', 4, pad.top + 4);
+    canvas.addEventListener('mousemove', function (event) {
+      var box = canvas.getBoundingClientRect();
+      var v = lo + (event.clientX - box.left - pad.left) / (width - pad.left - pad.right) * (hi - lo);
+      for (var k = 0; k < counts.length; k++) {
+        if (v >= edges[k] && v < edges[k + 1]) {
+          showTip(event, 'λ ' + fmt(edges[k]) + ' to ' + fmt(edges[k + 1]) + ': ' + counts[k] + ' splits');
+          return;
+        }
+      }
+      hideTip();
+    });
+    canvas.addEventListener('mouseleave', hideTip);
+    markDrawn(canvas, bars);
+  }
+
+  // One row per lot size, each on its own scale from 0 (drawdowns grow with the lot size, so a
+  // shared axis would flatten the small ones): the 5-95 % band, the median and the real order.
+  function drawBands(luck) {
+    var canvas = document.getElementById('mc-bands');
+    var bands = luck.bands;
+    if (!canvas || bands.length === 0) {
+      return;
+    }
+    var width = 900;
+    var row = 34;
+    var height = 40 + row * bands.length;
+    var pad = { left: 80, right: 90, top: 14 };
+    var ctx = setup(canvas, width, height);
+    var marks = 0;
+    bands.forEach(function (b, k) {
+      var hi = Math.max(b.p95, b.actual) * 1.05;
+      if (!(hi > 0)) {
+        hi = 1;
+      }
+      var x = function (v) {
+        return pad.left + v / hi * (width - pad.left - pad.right);
+      };
+      var cy = pad.top + row * k + row / 2;
+      ctx.strokeStyle = '#d8dde2';
+      ctx.beginPath();
+      ctx.moveTo(x(0), cy + 0.5);
+      ctx.lineTo(x(hi), cy + 0.5);
+      ctx.stroke();
+      ctx.fillStyle = '#c6dbef';
+      ctx.fillRect(x(b.p5), cy - 8, Math.max(1, x(b.p95) - x(b.p5)), 16);
+      ctx.fillStyle = '#2166ac';
+      ctx.fillRect(x(b.p50) - 1, cy - 10, 2, 20);
+      ctx.fillStyle = '#b2182b';
+      ctx.beginPath();
+      ctx.arc(x(b.actual), cy, 4, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.fillStyle = '#1d232a';
+      ctx.textAlign = 'right';
+      ctx.fillText(b.lots + ' lots', pad.left - 8, cy);
+      ctx.textAlign = 'left';
+      ctx.fillText(fmt(b.p5) + ' – ' + fmt(b.p95) + ' $', x(hi) + 6, cy);
+      marks += 3;
+    });
+    ctx.textAlign = 'left';
+    ctx.fillStyle = '#5b6570';
+    ctx.fillText('largest drawdown: band 5–95 %, tick median, dot the real order', pad.left, height - 10);
+    markDrawn(canvas, marks);
   }
 
   // Sorting: click a header to sort by it (descending first for numbers), again to reverse.
@@ -472,5 +614,6 @@
   drawHeatmaps();
   drawHistogram();
   drawEquity();
+  drawLuck();
   document.body.setAttribute('data-charts', String(charts));
 })();

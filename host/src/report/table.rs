@@ -294,6 +294,16 @@ impl ResultsTable {
     }
 
     /// The row of (`id`, `lots`), if the file has it.
+    /// The parameters of `row` as `name=value`, space-separated.
+    pub fn describe(&self, row: usize) -> String {
+        let pairs: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.text(row)))
+            .collect();
+        pairs.join(" ")
+    }
+
     pub fn find(&self, id: u64, lots: f64) -> Option<usize> {
         // Rows are sorted by (strategy_id, lots): a binary search on the id, then a short walk.
         let start = self.strategy_id.partition_point(|&s| s < id);

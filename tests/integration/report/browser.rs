@@ -310,3 +310,80 @@ document.getElementById('f').addEventListener('load', function () {{
         "only {same} of the screenshot's heatmap is what the script drew"
     );
 }
+
+/// The "Is it luck?" section of the full year's report (with its 6:1 walk-forward) in Chromium:
+/// no script errors; the histogram of PBO's logits, the Monte Carlo bands and the stitched
+/// walk-forward equity each drawn; the tables hold the golden top 10 and the six folds.
+#[test]
+fn luck_section_draws_its_charts_in_chromium() {
+    let run = crate::luck::year_run();
+    let page = run.dir.join("luck.html");
+    let o = crate::common::stratbox(&[
+        "report",
+        run.results.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+        "--curves",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let (dom, console) = dump_dom(&page);
+    assert!(console.is_empty(), "console output: {console:#?}");
+    assert_eq!(errors_in(&dom), "", "script errors");
+    for id in ["lambda-histogram", "mc-bands", "wf-chart"] {
+        let tag = dom
+            .split(&format!(r#"id="{id}""#))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no #{id}"))
+            .split('>')
+            .next()
+            .unwrap();
+        let marks: u64 = tag
+            .split(r#"data-drawn=""#)
+            .nth(1)
+            .unwrap_or_else(|| panic!("#{id} not drawn: {tag}"))
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(marks > 0, "#{id}: {tag}");
+    }
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("does not stand out from luck"));
+    let golden: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::common::shared("golden/luck-2018.json")).unwrap(),
+    )
+    .unwrap();
+    let section = |id: &str| {
+        html.split(&format!(r#"<table id="{id}""#))
+            .nth(1)
+            .unwrap()
+            .split("</table>")
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let ids: Vec<String> = section("dsr-table")
+        .split("<tr>")
+        .skip(2)
+        .map(|row| {
+            row.split("data-v=\"")
+                .nth(2)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let want: Vec<String> = golden["dsr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["strategy_id"].to_string())
+        .collect();
+    assert_eq!(ids, want);
+    assert_eq!(section("wf-table").matches("<tr>").count(), 1 + 6);
+    assert_eq!(section("bands-table").matches("<tr>").count(), 1 + 3);
+}
