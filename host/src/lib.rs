@@ -3,7 +3,8 @@
 //! The data flow is one-way: [`data`] (load and validate bars) -> [`features`] -> [`grid`]
 //! (strategies) -> [`run`] (plan, batches, scheduler, checkpoints) -> [`sandbox`] (one fresh
 //! wasm instance per batch) -> rows -> [`results`] (one Parquet file, merges, the files beside
-//! it). [`report`] reads results back for people. Below them all: [`cache`] (the on-disk
+//! it). [`report`] reads results back for people; [`serve`] shows a run and its results in a
+//! browser. Below them all: [`cache`] (the on-disk
 //! caches), [`util`] (digests, time text, atomic writes), [`sys`] (process memory), and
 //! [`Exit`], the command's exit codes.
 //!
@@ -19,6 +20,7 @@ pub mod report;
 pub mod results;
 pub mod run;
 pub mod sandbox;
+pub mod serve;
 pub mod sys;
 pub mod util;
 

@@ -15,4 +15,5 @@ mod luck;
 mod report;
 mod resume;
 mod sandbox_vs_native;
+mod serve;
 mod trapping_guest;

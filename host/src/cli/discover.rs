@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -18,6 +19,7 @@ use stratbox::run::{
     summary_lines,
 };
 use stratbox::sandbox::Limits;
+use stratbox::serve::{DEFAULT_ADDR, Live, LiveProgress, Server};
 use stratbox::sys;
 use stratbox::util::fs::write_bytes_atomic;
 use stratbox::util::time::iso_utc;
@@ -25,7 +27,8 @@ use stratbox_engine::metrics::utc_day;
 
 use super::error::{Error, usage};
 use super::flags::{CostFlags, DataArgs, RankArgs, WalkForwardArgs, load_grid};
-use super::reports::print_summary;
+use super::reports::{PageArgs, print_summary};
+use super::serve::{self, ServeFlags};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum EngineArg {
@@ -130,6 +133,13 @@ pub struct RunArgs {
     pub ranking: RankArgs,
     #[command(flatten)]
     pub walk_forward: WalkForwardArgs,
+    /// Watch the run in a browser: serve a live page (and `/events`, server-sent events with
+    /// the `--progress json` objects) on ADDR (default 127.0.0.1:8787), then the report and
+    /// every row, until Ctrl-C.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_ADDR)]
+    pub serve: Option<String>,
+    #[command(flatten)]
+    pub serve_flags: ServeFlags,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -224,6 +234,69 @@ impl RunArgs {
     }
 }
 
+/// A live view of `cfg`'s run, when `args` asks for one: validated, bound and announced before
+/// anything runs.
+fn watch(args: &RunArgs, cfg: &RunConfig) -> Result<Option<(Server, Arc<Live>)>, Error> {
+    let Some(addr) = &args.serve else {
+        return Ok(None);
+    };
+    let serve_cfg = serve::config(addr, &args.serve_flags)?;
+    let ranking = args.ranking.ranking();
+    let lots = ranking
+        .lots
+        .or_else(|| cfg.grid.lots.contains(&0.1).then_some(0.1))
+        .or_else(|| cfg.grid.lots.first().copied())
+        .unwrap_or(0.1);
+    let grid = cfg.grid.clone();
+    let describe = move |id: u64| {
+        let v = grid.values(id);
+        let names = grid.param_names();
+        (0..names.len())
+            .map(|p| format!("{}={}", names[p], grid.format_value(p, v[p])))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let live = Arc::new(Live::new(ranking, lots, Box::new(describe)));
+    let server = serve::start(&serve_cfg, Some(live.clone()))?;
+    Ok(Some((server, live)))
+}
+
+/// After a watched run: the closing event, the report and rows, then serving until Ctrl-C.
+fn after_watch(
+    watched: Option<(Server, Arc<Live>)>,
+    args: &RunArgs,
+    summary: &RunSummary,
+) -> Result<(), Error> {
+    let Some((server, live)) = watched else {
+        return Ok(());
+    };
+    let page = PageArgs {
+        ranking: args.ranking.clone(),
+        table_rows: 50,
+        curves: 5,
+        out_of_sample: None,
+        walk_forward: args.walk_forward.clone(),
+        data: args.data.clone(),
+    };
+    serve::publish(&server, &summary.output, &page)?;
+    live.finish(done_event(summary));
+    serve::wait_for_interrupt(&server);
+    Ok(())
+}
+
+/// The closing event of `--progress json` (and of the live page's event stream).
+fn done_event(summary: &RunSummary) -> serde_json::Value {
+    serde_json::json!({
+        "event": "done",
+        "output": summary.output.display().to_string(),
+        "rows": summary.rows_written,
+        "strategies": summary.strategies,
+        "failed": summary.failed(),
+        "seconds": summary.elapsed.as_secs_f64(),
+        "peak_rss_bytes": summary.peak_rss,
+    })
+}
+
 /// `stratbox discover`.
 pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
     let cfg = args.to_config(None)?;
@@ -238,7 +311,8 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
     if let Some(windows) = args.walk_forward.walk_forward {
         check_walk_forward(&cfg, windows)?;
     }
-    let summary = run(&cfg, quiet, args.progress)?;
+    let watched = watch(args, &cfg)?;
+    let summary = run(&cfg, quiet, args.progress, watched.as_ref().map(|(_, l)| &**l))?;
     let walk_forward = match args.walk_forward.walk_forward {
         Some(windows) => Some(write_walk_forward(
             &summary.output,
@@ -250,16 +324,7 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
     };
     if args.progress == ProgressArg::Json {
         // stdout carries only JSON events for programs: the closing one, not a table.
-        let event = serde_json::json!({
-            "event": "done",
-            "output": summary.output.display().to_string(),
-            "rows": summary.rows_written,
-            "strategies": summary.strategies,
-            "failed": summary.failed(),
-            "seconds": summary.elapsed.as_secs_f64(),
-            "peak_rss_bytes": summary.peak_rss,
-        });
-        outln!("{event}");
+        outln!("{}", done_event(&summary));
     } else {
         let table = read_own(&summary.output)?;
         print_summary(&table, &args.ranking);
@@ -274,6 +339,7 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
             summary.output.display()
         );
     }
+    after_watch(watched, args, &summary)?;
     Ok(summary.exit())
 }
 
@@ -343,7 +409,15 @@ fn print_luck(output: &Path, ranking: &RankArgs) {
 /// `stratbox batch`.
 pub fn batch(args: &BatchArgs, quiet: bool) -> Result<Exit, Error> {
     let cfg = args.run.to_config(Some(args.start..args.end))?;
-    Ok(run(&cfg, quiet, args.run.progress)?.exit())
+    let watched = watch(&args.run, &cfg)?;
+    let summary = run(
+        &cfg,
+        quiet,
+        args.run.progress,
+        watched.as_ref().map(|(_, l)| &**l),
+    )?;
+    after_watch(watched, &args.run, &summary)?;
+    Ok(summary.exit())
 }
 
 /// The progress sink `mode` asks for.
@@ -366,9 +440,15 @@ fn progress_sink(quiet: bool, mode: ProgressArg) -> Box<dyn Progress> {
     }
 }
 
-/// Runs `cfg` (stopping at Ctrl-C) and prints its closing line and failures.
-fn run(cfg: &RunConfig, quiet: bool, mode: ProgressArg) -> Result<RunSummary, Error> {
-    let summary = run::run_until(cfg, progress_sink(quiet, mode).as_mut(), &super::STOP)?;
+/// Runs `cfg` (stopping at Ctrl-C), shown on the terminal and, when watched, to `live`; prints
+/// its closing line and failures.
+fn run(cfg: &RunConfig, quiet: bool, mode: ProgressArg, live: Option<&Live>) -> Result<RunSummary, Error> {
+    let sink = progress_sink(quiet, mode);
+    let mut sink: Box<dyn Progress + '_> = match live {
+        Some(live) => Box::new(LiveProgress { inner: sink, live }),
+        None => sink,
+    };
+    let summary = run::run_until(cfg, sink.as_mut(), &super::STOP)?;
     let phases: Vec<String> = summary
         .phases
         .iter()

@@ -8,6 +8,7 @@ use stratbox::report::ReportError;
 use stratbox::results::ResultsError;
 use stratbox::run::RunError;
 use stratbox::sandbox::LoadError;
+use stratbox::serve::ServeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,6 +29,8 @@ pub enum Error {
     Component(#[from] LoadError),
     #[error(transparent)]
     Luck(stratbox::luck::LuckError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
     /// A file stratbox just wrote reads back wrong, or a replay disagrees with its results row:
     /// stratbox's own failure.
     #[error("{0}")]
@@ -42,6 +45,7 @@ impl Error {
             Error::Results(e) => e.exit(),
             Error::Report(e) => e.exit(),
             Error::Luck(e) => e.exit(),
+            Error::Serve(e) => e.exit(),
             Error::Internal(_) => Exit::Failure,
         }
     }

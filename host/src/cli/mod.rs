@@ -28,6 +28,7 @@ mod luck;
 mod merge;
 mod out;
 mod reports;
+mod serve;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -73,6 +74,8 @@ pub enum Command {
     /// Is it luck? Trials, deflated Sharpe, overfitting probability (PBO), reality check (SPA)
     /// and a Monte Carlo of the top strategy, from a results file and its daily file.
     Luck(luck::LuckArgs),
+    /// Serve a results file's report and every row (sortable, filterable, paged) over HTTP.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the command.
@@ -87,6 +90,7 @@ pub fn dispatch(cli: &Cli) -> Result<Exit, Error> {
         Command::Report(a) => reports::report(a),
         Command::Trades(a) => reports::trades(a),
         Command::Luck(a) => luck::luck(a),
+        Command::Serve(a) => serve::serve(a),
     }
 }
 

@@ -29,6 +29,13 @@ pub struct ReportArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
+    pub page: PageArgs,
+}
+
+/// What goes into a report page: `report`'s flags, shared with `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct PageArgs {
+    #[command(flatten)]
     pub ranking: RankArgs,
     /// Rows of the report's sortable table of top strategies.
     #[arg(long, default_value_t = 50)]
@@ -93,15 +100,19 @@ pub fn print_summary(table: &ResultsTable, ranking: &RankArgs) -> f64 {
     lots
 }
 
-pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
-    let t0 = Instant::now();
-    let table = read_table(&args.results)?;
+/// The report page of the results file `results`, and the table it was made from. Warnings
+/// (no curves, no out-of-sample comparison) go to stderr; the page says why too.
+pub fn render_page(
+    results: &Path,
+    args: &PageArgs,
+) -> Result<(ResultsTable, String, Option<PathBuf>), Error> {
+    let table = read_table(results)?;
     let ranking = args.ranking.ranking();
     let lots = choose_lots(&table, ranking.lots).map_err(usage)?;
     let oos_path = args
         .out_of_sample
         .clone()
-        .or_else(|| out_of_sample_sibling(&args.results).filter(|p| p.exists()));
+        .or_else(|| out_of_sample_sibling(results).filter(|p| p.exists()));
     let oos = match &oos_path {
         Some(p) => {
             let other = read_table(p)?;
@@ -128,12 +139,7 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
             equity_curves(&table, replayer, &rows[..rows.len().min(args.curves)])
         })
     };
-    let luck = luck_view(
-        &args.results,
-        &ranking,
-        &args.walk_forward,
-        replayer.as_ref().ok(),
-    );
+    let luck = luck_view(results, &ranking, &args.walk_forward, replayer.as_ref().ok());
     if let Err(e) = &luck {
         errln!("warning: no \"Is it luck?\" section: {e}");
     }
@@ -143,10 +149,6 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
     if let Some(Err(e)) = &oos {
         errln!("warning: no out-of-sample comparison: {e}");
     }
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| args.results.with_extension("html"));
     let page = html::render(&ReportInput {
         table: &table,
         ranking,
@@ -156,6 +158,16 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
         oos,
         luck,
     });
+    Ok((table, page, oos_path))
+}
+
+pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
+    let t0 = Instant::now();
+    let (table, page, oos_path) = render_page(&args.results, &args.page)?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| args.results.with_extension("html"));
     html::write(&output, &page)?;
     errln!(
         "report of {} ({} rows{}) in {:.2}s -> {}",

@@ -32,7 +32,7 @@ pub use checkpoint::{CheckpointError, parts_dir};
 pub use failures::{FailedRange, ReasonCount, by_reason, summary_lines};
 pub use job::Job;
 pub use plan::Shard;
-pub use progress::{Bar, Json, Lines, Progress, Quiet};
+pub use progress::{Bar, Json, Lines, Progress, Quiet, batch_json};
 pub use scheduler::{Backend, BatchOutcome, run_batch};
 pub use source::{
     BUNDLED_DATA, BUNDLED_DATA_NAME, COMPONENTS_DIR, ComponentSource, DEFAULT_COMPONENT, EngineKind,
@@ -43,7 +43,6 @@ pub(crate) use source::is_builtin_family;
 
 use checkpoint::{BatchRecord, Checkpoint};
 use plan::plan;
-use progress::batch_json;
 use scheduler::run_all;
 
 use crate::cache::Cache;

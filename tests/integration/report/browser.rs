@@ -13,7 +13,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Runs headless Chromium with `args` and a fresh profile; fails the test, saying how to fix
 /// it, when Chromium is not installed (it must never pass silently without a browser).
-fn chromium(args: &[&str]) -> Output {
+pub(crate) fn chromium(args: &[&str]) -> Output {
     assert!(
         Path::new(CHROMIUM).exists(),
         "{CHROMIUM} is missing: the report tests need a headless browser. Install it with \

@@ -7,7 +7,7 @@
 //! them share: one run of the default grid (`fixture`), the reader of its columns and the report
 //! helpers.
 
-mod browser;
+pub(crate) mod browser;
 mod html;
 mod split;
 mod summary;
