@@ -230,6 +230,34 @@ fn three_shards_in_separate_processes_merge_to_the_single_run() {
     );
     s.assert_same_daily(&merged);
 
+    // The parts as `shard-*.parquet` lists them, daily files among them (sorted, as a shell
+    // does): the same merged files.
+    let mut globbed: Vec<std::path::PathBuf> =
+        parts.iter().flat_map(|p| [p.clone(), daily_path(p)]).collect();
+    globbed.sort();
+    let again = s.out("merged-glob.parquet");
+    let mut args = vec!["merge"];
+    args.extend(globbed.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--output", again.to_str().unwrap()]);
+    let o = stratbox(&args);
+    assert_eq!(o.status.code(), Some(Exit::Ok.code()), "{}", text(&o.stderr));
+    assert!(std::fs::read(&again).unwrap() == reference);
+    assert!(std::fs::read(daily_path(&again)).unwrap() == std::fs::read(daily_path(&merged)).unwrap());
+    // A daily file without its results file is refused, naming both.
+    let o = stratbox(&[
+        "merge",
+        parts[0].to_str().unwrap(),
+        daily_path(&parts[1]).to_str().unwrap(),
+        "--output",
+        s.out("bad-daily.parquet").to_str().unwrap(),
+    ]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(Exit::BadInput.code()), "{err}");
+    assert!(
+        err.contains("shard-1.daily.parquet is the daily P&L file of"),
+        "{err}"
+    );
+
     // A missing shard is detected, with the missing ids.
     let o = stratbox(&[
         "merge",

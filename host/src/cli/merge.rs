@@ -5,11 +5,14 @@ use std::path::PathBuf;
 use clap::Args;
 use stratbox::Exit;
 
-use super::error::Error;
+use stratbox::results::daily::results_parts;
+
+use super::error::{Error, usage};
 
 #[derive(Debug, Clone, Args)]
 pub struct MergeArgs {
-    /// Part files written by `stratbox batch`.
+    /// Part files written by `stratbox batch` or `discover --shard`. Their daily P&L files are
+    /// merged with them; listed too (as `shard-*.parquet` lists them), they are skipped.
     #[arg(required = true)]
     pub parts: Vec<PathBuf>,
     /// Merged results file.
@@ -18,7 +21,8 @@ pub struct MergeArgs {
 }
 
 pub fn merge(args: &MergeArgs) -> Result<Exit, Error> {
-    let merged = stratbox::results::merge(&args.parts, &args.output)?;
+    let parts = results_parts(&args.parts).map_err(usage)?;
+    let merged = stratbox::results::merge(&parts, &args.output)?;
     outln!(
         "merged {} parts: {} rows, {} strategies, complete -> {}",
         merged.parts,

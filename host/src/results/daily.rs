@@ -22,6 +22,31 @@ pub fn daily_path(output: &Path) -> PathBuf {
     output.with_extension("daily.parquet")
 }
 
+/// The results files among `paths` (the parts of a merge, as a shell glob such as
+/// `results/shard-*.parquet` gives them): the daily file of a listed part is dropped, since it
+/// is merged with its part; a daily file without its results file is refused, naming both.
+pub fn results_parts(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let dailies: Vec<PathBuf> = paths.iter().map(|p| daily_path(p)).collect();
+    let mut parts = Vec::with_capacity(paths.len());
+    for p in paths {
+        let is_daily = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(".daily.parquet"));
+        if !is_daily {
+            parts.push(p.clone());
+        } else if !dailies.contains(p) {
+            let name = p.to_string_lossy();
+            let results = format!("{}.parquet", &name[..name.len() - ".daily.parquet".len()]);
+            return Err(format!(
+                "{} is the daily P&L file of {results}, which is not among the parts: give the results files (their daily files are merged with them)",
+                p.display()
+            ));
+        }
+    }
+    Ok(parts)
+}
+
 /// The UTC dates on which the data has at least one bar, ascending, as days since 1970-01-01.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
@@ -257,6 +282,26 @@ impl Daily {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_glob_of_parts_keeps_the_results_files_and_drops_their_daily_files() {
+        let p = |s: &str| PathBuf::from(s);
+        let listed = [
+            p("r/shard-0.daily.parquet"),
+            p("r/shard-0.parquet"),
+            p("r/shard-1.parquet"),
+            p("r/shard-1.daily.parquet"),
+        ];
+        assert_eq!(
+            results_parts(&listed).unwrap(),
+            vec![p("r/shard-0.parquet"), p("r/shard-1.parquet")]
+        );
+        let e = results_parts(&[p("r/shard-0.parquet"), p("r/shard-1.daily.parquet")]).unwrap_err();
+        assert!(
+            e.contains("r/shard-1.daily.parquet is the daily P&L file of r/shard-1.parquet"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn day_numbers_and_dates_agree() {
