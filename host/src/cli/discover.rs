@@ -2,17 +2,18 @@
 //! [`RunConfig`], and what is printed after it.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use stratbox::Exit;
 use stratbox::cache::Cache;
-use stratbox::luck::{self, WalkForward, Windows, spa::SpaSettings, walkforward};
+use stratbox::luck::{self, LuckError, WalkForward, Windows, spa::SpaSettings, walkforward};
 use stratbox::report::rank::choose_lots;
 use stratbox::report::split::{self, compare, parse_split, split_outputs, split_windows};
 use stratbox::report::table::ResultsTable;
+use stratbox::results::daily::Daily;
 use stratbox::results::sidecar::failures_path;
 use stratbox::run::{
     self, Bar, ComponentSource, EngineKind, Json, Lines, Progress, Quiet, RunConfig, RunSummary, Shard,
@@ -313,22 +314,26 @@ pub fn discover(args: &RunArgs, quiet: bool) -> Result<Exit, Error> {
     }
     let watched = watch(args, &cfg)?;
     let summary = run(&cfg, quiet, args.progress, watched.as_ref().map(|(_, l)| &**l))?;
-    let walk_forward = match args.walk_forward.walk_forward {
-        Some(windows) => Some(write_walk_forward(
-            &summary.output,
+    // Read once, for the summary, the luck line and the walk-forward.
+    let table = read_own(&summary.output)?;
+    let daily = luck::daily_of(&table);
+    let walk_forward = match (args.walk_forward.walk_forward, &daily) {
+        (None, _) => None,
+        (Some(windows), Ok(d)) => Some(write_walk_forward(
+            &table,
+            d,
             &args.ranking,
             windows,
             args.walk_forward.wf_min_trades,
         )?),
-        None => None,
+        (Some(_), Err(_)) => return Err(daily.expect_err("matched as an error").into()),
     };
     if args.progress == ProgressArg::Json {
         // stdout carries only JSON events for programs: the closing one, not a table.
         outln!("{}", done_event(&summary));
     } else {
-        let table = read_own(&summary.output)?;
         print_summary(&table, &args.ranking);
-        print_luck(&summary.output, &args.ranking);
+        print_luck(&table, &daily, &args.ranking);
         if let Some((wf, path)) = &walk_forward {
             out!("{}", wf.render_text());
             outln!("  (every fold with its pick's parameters: {})", path.display());
@@ -368,21 +373,21 @@ fn check_walk_forward(cfg: &RunConfig, windows: Windows) -> Result<(), Error> {
 
 /// The walk-forward of a finished run, written to `<stem>.walkforward.csv` (atomically).
 fn write_walk_forward(
-    output: &Path,
+    table: &ResultsTable,
+    daily: &Daily,
     ranking: &RankArgs,
     windows: Windows,
     min_trades: u32,
 ) -> Result<(WalkForward, PathBuf), Error> {
-    let (table, daily) = luck::open(output)?;
-    let lots = choose_lots(&table, ranking.rank_lots).map_err(usage)?;
-    let wf = luck::walk_forward(&daily, lots, windows, min_trades)?;
+    let lots = choose_lots(table, ranking.rank_lots).map_err(usage)?;
+    let wf = luck::walk_forward(daily, lots, windows, min_trades)?;
     let describe = |id: u64| {
         table
             .find(id, lots)
             .map(|r| table.describe(r))
             .unwrap_or_default()
     };
-    let path = walkforward::csv_path(output);
+    let path = walkforward::csv_path(&table.path);
     write_bytes_atomic(&path, walkforward::to_csv(&wf, min_trades, &describe).as_bytes())
         .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
     Ok((wf, path))
@@ -390,9 +395,9 @@ fn write_walk_forward(
 
 /// The one line on luck after a run's summary (SPEC section 7). A run too short or too small
 /// for the statistics says why instead: that is not a failure of the run.
-fn print_luck(output: &Path, ranking: &RankArgs) {
-    let answer = luck::open(output).and_then(|(table, daily)| {
-        let (trials, ranked) = luck::trials(&table, &daily, &ranking.ranking())?;
+fn print_luck(table: &ResultsTable, daily: &Result<Daily, LuckError>, ranking: &RankArgs) {
+    let answer = daily.as_ref().map_err(ToString::to_string).and_then(|daily| {
+        let (trials, ranked) = luck::trials(table, daily, &ranking.ranking()).map_err(|e| e.to_string())?;
         let top: Vec<u64> = ranked.iter().map(|&r| table.strategy_id[r]).collect();
         Ok(luck::analyse(&trials, &top, &SpaSettings::default()))
     });
@@ -400,7 +405,7 @@ fn print_luck(output: &Path, ranking: &RankArgs) {
         Ok(l) => outln!(
             "\n{}\n  (in detail: stratbox luck {})",
             l.verdict(),
-            output.display()
+            table.path.display()
         ),
         Err(e) => outln!("\nIs it luck? Not answered: {}", e),
     }

@@ -139,7 +139,7 @@ pub fn render_page(
             equity_curves(&table, replayer, &rows[..rows.len().min(args.curves)])
         })
     };
-    let luck = luck_view(results, &ranking, &args.walk_forward, replayer.as_ref().ok());
+    let luck = luck_view(&table, &ranking, &args.walk_forward, replayer.as_ref().ok());
     if let Err(e) = &luck {
         errln!("warning: no \"Is it luck?\" section: {e}");
     }
@@ -186,13 +186,14 @@ pub fn report(args: &ReportArgs) -> Result<Exit, Error> {
 /// the run's data could be replayed and the walk-forward of `--walk-forward`, or else the one
 /// `discover --walk-forward` wrote beside the results.
 fn luck_view(
-    results: &Path,
+    table: &ResultsTable,
     ranking: &Ranking,
     wf: &WalkForwardArgs,
     replayer: Option<&Replayer>,
 ) -> Result<LuckView, String> {
-    let (table, daily) = luck::open(results).map_err(|e| e.to_string())?;
-    let (trials, ranked) = luck::trials(&table, &daily, ranking).map_err(|e| e.to_string())?;
+    let results = &table.path;
+    let daily = luck::daily_of(table).map_err(|e| e.to_string())?;
+    let (trials, ranked) = luck::trials(table, &daily, ranking).map_err(|e| e.to_string())?;
     let top: Vec<u64> = ranked.iter().map(|&r| table.strategy_id[r]).collect();
     let mut view = luck::analyse(&trials, &top, &SpaSettings::default());
     if let (Some(r), Some(&best)) = (replayer, top.first()) {

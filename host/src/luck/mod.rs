@@ -212,6 +212,14 @@ pub fn open(results: &Path) -> Result<(ResultsTable, Daily), LuckError> {
         path: results.to_owned(),
         message: e.to_string(),
     })?;
+    let daily = daily_of(&table)?;
+    Ok((table, daily))
+}
+
+/// The daily file of a results table already read, checked to belong to it and to cover
+/// enough days.
+pub fn daily_of(table: &ResultsTable) -> Result<Daily, LuckError> {
+    let results = &table.path;
     let daily_file = daily_path(results);
     if !daily_file.exists() {
         return Err(LuckError::NoDaily {
@@ -235,7 +243,7 @@ pub fn open(results: &Path) -> Result<(ResultsTable, Daily), LuckError> {
             days: daily.calendar.len(),
         });
     }
-    Ok((table, daily))
+    Ok(daily)
 }
 
 /// The trials of SPEC section 7 and the top of the ranking (rows of `table`).
