@@ -110,6 +110,19 @@ fn main() {
             cmd.env_remove(k);
         }
     }
+    // The guest's panic messages name source files; without remapping, the checkout's and the
+    // cargo home's absolute paths would be in the .wasm, so two clones of the same commit would
+    // build different components (another sha256 in every results file's metadata, and shards
+    // built in two places refused by `merge`).
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut flags = format!("--remap-path-prefix={}=/stratbox", root.display());
+    if let Some(home) = cargo_home {
+        flags += &format!("\x1f--remap-path-prefix={}=/cargo", home.display());
+    }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", flags);
+    println!("cargo:rerun-if-env-changed=CARGO_HOME");
     let output = cmd
         .output()
         .expect("cannot run cargo to build the guest component");
