@@ -7,6 +7,7 @@
 //! - `dsr`: the deflated Sharpe ratio.
 //! - `pbo`: CSCV over the 12,870 splits, from block sums.
 //! - `spa`: Hansen's SPA p-value, stationary bootstrap, by chunks of trials.
+//! - `simd`: the inner loops compiled for AVX too, same bits.
 //! - `montecarlo`: the top strategy's trades reshuffled.
 //! - `walkforward`: folds of train and test months, the stitched out-of-sample P&L.
 
@@ -14,6 +15,7 @@ pub mod dsr;
 pub mod montecarlo;
 pub mod normal;
 pub mod pbo;
+mod simd;
 pub mod spa;
 pub mod trials;
 pub mod walkforward;

@@ -8,6 +8,7 @@
 //! T x N matrix is never formed. (Sharpe from sums differs from a two-pass computation only in
 //! float rounding; equal series still give equal values, so ties stay ties.)
 
+use super::simd::avx_kernel;
 use super::trials::Trials;
 
 /// Blocks the days are cut into.
@@ -87,47 +88,62 @@ impl GroupSums {
         }
     }
 
-    /// Per-day Sharpe of trial `k` over the group subsets `rows` (from [`GroupSums::rows`]).
-    #[inline]
-    fn sharpe(&self, rows: &[usize; GROUPS], k: usize) -> f64 {
-        let (mut sum, mut squares) = (0.0, 0.0);
-        for &r in rows {
-            sum += self.s[r + k];
-            squares += self.q[r + k];
-        }
-        sharpe(sum, squares, self.days_per_half)
+    /// Every trial's per-day Sharpe over the blocks of `mask`, into `out`. One pass over
+    /// eight contiguous rows, so the compiler vectorises it (sqrt and division included).
+    fn half(&self, mask: u16, out: &mut [f64]) {
+        let n = self.n;
+        let rows = self.rows(mask);
+        let s = rows.map(|r| &self.s[r..r + n]);
+        let q = rows.map(|r| &self.q[r..r + n]);
+        half_sharpes(s, q, self.days_per_half, out);
     }
 
     /// The row offsets of the four group subsets that make up the blocks of `mask`.
     fn rows(&self, mask: u16) -> [usize; GROUPS] {
         std::array::from_fn(|g| (g * SUBSETS + ((mask as usize >> (g * GROUP)) & (SUBSETS - 1))) * self.n)
     }
+}
 
-    /// Lambda of the split with in-sample blocks `mask`, and whether its pick lost out of
-    /// sample.
-    fn split(&self, mask: u16) -> (f64, bool) {
-        let (is, oos) = (self.rows(mask), self.rows(!mask));
-        let mut best = 0;
-        let mut best_sr = f64::NEG_INFINITY;
-        for k in 0..self.n {
-            let sr = self.sharpe(&is, k);
-            if sr > best_sr {
-                best_sr = sr;
-                best = k;
-            }
-        }
-        let pick = self.sharpe(&oos, best);
-        let (mut below, mut equal) = (0usize, 0usize);
-        for k in 0..self.n {
-            let sr = self.sharpe(&oos, k);
-            below += (sr < pick) as usize;
-            equal += (sr == pick) as usize;
-        }
-        let n = self.n as f64;
-        let rank = below as f64 + (equal as f64 + 1.0) / 2.0;
-        let w = rank / (n + 1.0);
-        ((w / (1.0 - w)).ln(), pick < 0.0)
+avx_kernel! {
+    /// Per-day Sharpes from the four group rows of sums `s` and of squares `q`, into `out`.
+    fn half_sharpes(s: [&[f64]; GROUPS], q: [&[f64]; GROUPS], days: f64, out: &mut [f64]) = half_sharpes_lanes
+}
+
+#[inline(always)]
+fn half_sharpes_lanes(s: [&[f64]; GROUPS], q: [&[f64]; GROUPS], days: f64, out: &mut [f64]) {
+    // Cut to one length, so the loop has no bounds checks and vectorises.
+    let n = out.len();
+    let [s0, s1, s2, s3] = s.map(|r| &r[..n]);
+    let [q0, q1, q2, q3] = q.map(|r| &r[..n]);
+    for (k, out) in out.iter_mut().enumerate() {
+        // Summed in group order from 0.0, as one trial at a time would.
+        let sum = 0.0 + s0[k] + s1[k] + s2[k] + s3[k];
+        let squares = 0.0 + q0[k] + q1[k] + q2[k] + q3[k];
+        *out = sharpe(sum, squares, days);
     }
+}
+
+/// Lambda of a split whose in-sample half gave the Sharpes `is` and whose other half gave
+/// `oos`, and whether its pick lost out of sample. The pick is the first best in-sample trial.
+fn judge(is: &[f64], oos: &[f64]) -> (f64, bool) {
+    let mut best = 0;
+    let mut best_sr = f64::NEG_INFINITY;
+    for (k, &sr) in is.iter().enumerate() {
+        if sr > best_sr {
+            best_sr = sr;
+            best = k;
+        }
+    }
+    let pick = oos[best];
+    let (mut below, mut equal) = (0usize, 0usize);
+    for &sr in oos {
+        below += (sr < pick) as usize;
+        equal += (sr == pick) as usize;
+    }
+    let n = oos.len() as f64;
+    let rank = below as f64 + (equal as f64 + 1.0) / 2.0;
+    let w = rank / (n + 1.0);
+    ((w / (1.0 - w)).ln(), pick < 0.0)
 }
 
 /// Per-day Sharpe of a half of `days` days from its sum and sum of squares (0 where sd = 0).
@@ -139,22 +155,41 @@ fn sharpe(sum: f64, squares: f64, days: f64) -> f64 {
 }
 
 /// CSCV over all splits, on up to `threads` threads. Needs at least 2 trials and 32 days.
+///
+/// A split's out-of-sample half is the in-sample half of its complement, which is a split too;
+/// so the splits are taken in complementary pairs, each half's Sharpes computed once and
+/// judged both ways: half the work, the same numbers.
 pub fn pbo(trials: &Trials, threads: usize) -> Pbo {
     let sums = GroupSums::new(trials);
     let masks = splits();
+    // The pairs' first members: the masks without block 15 (their complements have it).
+    let firsts: Vec<u16> = masks.iter().copied().filter(|m| m & 0x8000 == 0).collect();
     let threads = threads.clamp(1, 16);
-    let chunk = masks.len().div_ceil(threads);
-    let mut out: Vec<(f64, bool)> = Vec::with_capacity(masks.len());
+    let chunk = firsts.len().div_ceil(threads);
+    let mut out: Vec<(f64, bool)> = vec![(0.0, false); masks.len()];
+    let position = |m: u16| masks.binary_search(&m).expect("a split's complement is a split");
     std::thread::scope(|scope| {
-        let handles: Vec<_> = masks
+        let handles: Vec<_> = firsts
             .chunks(chunk)
             .map(|part| {
                 let sums = &sums;
-                scope.spawn(move || part.iter().map(|&m| sums.split(m)).collect::<Vec<_>>())
+                scope.spawn(move || {
+                    let (mut a, mut b) = (vec![0.0; sums.n], vec![0.0; sums.n]);
+                    part.iter()
+                        .map(|&m| {
+                            sums.half(m, &mut a);
+                            sums.half(!m, &mut b);
+                            (m, judge(&a, &b), judge(&b, &a))
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         for h in handles {
-            out.extend(h.join().expect("a CSCV thread panicked"));
+            for (m, first, second) in h.join().expect("a CSCV thread panicked") {
+                out[position(m)] = first;
+                out[position(!m)] = second;
+            }
         }
     });
     let n_splits = out.len() as f64;

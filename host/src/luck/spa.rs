@@ -18,6 +18,7 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use super::simd::avx_kernel;
 use super::trials::Trials;
 
 /// The reference settings of SPEC section 7.
@@ -40,6 +41,9 @@ impl Default for SpaSettings {
 
 /// Trials per dense chunk.
 const CHUNK: usize = 256;
+
+/// Replications accumulated together over one pass of a chunk's days.
+const REPS_AT_ONCE: usize = 8;
 
 /// For each replication, how often each of the `t` days is drawn by a stationary bootstrap
 /// with mean block length `block_size`.
@@ -127,27 +131,81 @@ fn chunk_statistics(
         *m /= tf;
     }
     let centre = recentring(&x, &mean, t, block_size);
+    // Replications are taken REPS_AT_ONCE at a time, so each day's row of the chunk is read
+    // from memory once for all of them (it stays in L1 while their accumulators take it);
+    // each accumulator still adds its days in ascending order, so the sums are the same.
     let mut sims = Vec::with_capacity(counts.len());
-    let mut acc = vec![0.0; w];
-    for c in counts {
-        acc.fill(0.0);
-        for (row, &n) in x.chunks_exact(w).zip(c) {
+    let mut acc = vec![0.0; REPS_AT_ONCE * w];
+    for group in counts.chunks(REPS_AT_ONCE) {
+        accumulate(&mut acc, group, &x, w);
+        for a in acc.chunks_exact(w).take(group.len()) {
+            let max = a
+                .iter()
+                .zip(&centre)
+                .map(|(a, c)| a / tf - c)
+                .fold(f64::NEG_INFINITY, f64::max);
+            sims.push(max);
+        }
+    }
+    (mean.iter().copied().fold(f64::NEG_INFINITY, f64::max), sims)
+}
+
+avx_kernel! {
+    /// `acc[r]` (the `w` accumulators of replication `group[r]`) = the sum over days of each
+    /// day's multiplicity times its row of `x`, days in ascending order.
+    fn accumulate(acc: &mut [f64], group: &[Vec<u32>], x: &[f64], w: usize) = accumulate_lanes
+}
+
+#[inline(always)]
+fn accumulate_lanes(acc: &mut [f64], group: &[Vec<u32>], x: &[f64], w: usize) {
+    acc.fill(0.0);
+    for (t, row) in x.chunks_exact(w).enumerate() {
+        for (c, a) in group.iter().zip(acc.chunks_exact_mut(w)) {
+            let n = c[t];
             if n == 0 {
                 continue;
             }
             let n = n as f64;
-            for (a, v) in acc.iter_mut().zip(row) {
+            for (a, v) in a.iter_mut().zip(row) {
                 *a += n * v;
             }
         }
-        let max = acc
-            .iter()
-            .zip(&centre)
-            .map(|(a, c)| a / tf - c)
-            .fold(f64::NEG_INFINITY, f64::max);
-        sims.push(max);
     }
-    (mean.iter().copied().fold(f64::NEG_INFINITY, f64::max), sims)
+}
+
+avx_kernel! {
+    /// The stationary bootstrap's long-run variance of each column of the day-major `d`
+    /// (`var.len()` columns): the mean square plus `2 kappa_i` times each lag's mean cross
+    /// product. Each column's sums run over days in ascending order, lag after lag.
+    fn long_run_variances(var: &mut [f64], d: &[f64], kappa: &[f64], tf: f64) = long_run_lanes
+}
+
+#[inline(always)]
+fn long_run_lanes(var: &mut [f64], d: &[f64], kappa: &[f64], tf: f64) {
+    let m = var.len();
+    let t = d.len() / m;
+    var.fill(0.0);
+    for row in d.chunks_exact(m) {
+        for (v, x) in var.iter_mut().zip(row) {
+            *v += x * x;
+        }
+    }
+    for v in var.iter_mut() {
+        *v /= tf;
+    }
+    let mut cross = vec![0.0; m];
+    for (i, &kappa) in kappa.iter().enumerate().take(t).skip(1) {
+        cross.fill(0.0);
+        for s in 0..t - i {
+            let (a, b) = (&d[s * m..(s + 1) * m], &d[(s + i) * m..(s + i + 1) * m]);
+            for ((c, x), y) in cross.iter_mut().zip(a).zip(b) {
+                *c += x * y;
+            }
+        }
+        for (v, c) in var.iter_mut().zip(&cross) {
+            *v += 2.0 * kappa * c / tf;
+        }
+    }
 }
 
 /// The consistent re-centring: each trial's mean if it passes Hansen's rule, else 0.
@@ -162,20 +220,26 @@ fn recentring(x: &[f64], mean: &[f64], t: usize, block_size: usize) -> Vec<f64> 
     if negative.is_empty() {
         return out;
     }
-    let d: Vec<Vec<f64>> = negative
-        .iter()
-        .map(|&j| (0..t).map(|s| x[s * w + j] - mean[j]).collect())
-        .collect();
-    for (dj, &j) in d.iter().zip(&negative) {
-        let mut var = dj.iter().map(|v| v * v).sum::<f64>() / tf;
-        for i in 1..t {
+    // The kernel's weights depend only on the lag: computed once, not once per trial.
+    let kappa: Vec<f64> = (0..t)
+        .map(|i| {
             let fi = i as f64;
-            let kappa =
-                (1.0 - fi / tf) * (1.0 - p).powi(i as i32) + (fi / tf) * (1.0 - p).powi((t - i) as i32);
-            let cross: f64 = dj[..t - i].iter().zip(&dj[i..]).map(|(a, b)| a * b).sum();
-            var += 2.0 * kappa * cross / tf;
+            (1.0 - fi / tf) * (1.0 - p).powi(i as i32) + (fi / tf) * (1.0 - p).powi((t - i) as i32)
+        })
+        .collect();
+    // Their deviations from the mean, day-major (`d[s * m + jj]`), so that one lag's products
+    // of all of them are one contiguous, vectorised pass.
+    let m = negative.len();
+    let mut d = vec![0.0; t * m];
+    for (s, row) in d.chunks_exact_mut(m).enumerate() {
+        for (v, &j) in row.iter_mut().zip(&negative) {
+            *v = x[s * w + j] - mean[j];
         }
-        let threshold = -(var * threshold_scale).sqrt();
+    }
+    let mut var = vec![0.0; m];
+    long_run_variances(&mut var, &d, &kappa, tf);
+    for (v, &j) in var.iter().zip(&negative) {
+        let threshold = -(v * threshold_scale).sqrt();
         if mean[j] < threshold {
             out[j] = 0.0;
         }
