@@ -110,10 +110,9 @@ fn main() {
             cmd.env_remove(k);
         }
     }
-    // The guest's panic messages name source files; without remapping, the checkout's and the
-    // cargo home's absolute paths would be in the .wasm, so two clones of the same commit would
-    // build different components (another sha256 in every results file's metadata, and shards
-    // built in two places refused by `merge`).
+    // The guest's panic messages name source files: remapped, the .wasm does not carry the
+    // build machine's checkout and cargo home paths. (Two checkout paths still build components
+    // that differ in a few bytes of layout: README, Platforms.)
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
