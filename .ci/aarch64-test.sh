@@ -15,25 +15,12 @@
 # qemu-user (.ci/run installs them).
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/cross-lib.sh" aarch64
 x86_bin=$(realpath "${1:?usage: $0 path/to/x86_64/stratbox}")
 target=aarch64-unknown-linux-gnu
-export CARGO_TARGET_DIR="$repo/target/cross-aarch64"
-# No debug info in these builds: nothing reads it here, and it is much of a debug build's work
-# (the Windows debug .exe with it is 1.3 GB).
-export CARGO_PROFILE_DEV_DEBUG=false
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 qemu=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-passed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; exit 1; }
-t=$SECONDS
-# Seconds since the last lap, in $took (not a $(...) function: that would reset t in a subshell).
-lap() { took="$((SECONDS - t))s"; t=$SECONDS; }
 
 cd "$repo"
 cargo build --bin stratbox --target "$target" || fail "cargo build --target $target"

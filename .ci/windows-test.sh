@@ -15,28 +15,15 @@
 # random bytes, so .ci/wine/bcryptprimitives.c is built and put beside each .exe.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/cross-lib.sh" windows
 linux_bin=$(realpath "${1:?usage: $0 path/to/linux/stratbox}")
 target=x86_64-pc-windows-gnu
-export CARGO_TARGET_DIR="$repo/target/cross-windows"
-# No debug info in these builds: nothing reads it here, and it is much of a debug build's work
-# (the Windows debug .exe with it is 1.3 GB).
-export CARGO_PROFILE_DEV_DEBUG=false
 # Linker and C compiler: x86_64-w64-mingw32-gcc, the defaults of rustc and of the cc crate for
 # this target.
 # A Wine prefix of this test only, made on first use; no Mono or Gecko (nothing here needs them).
 export WINEPREFIX="$CARGO_TARGET_DIR/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 out="$CARGO_TARGET_DIR/$target/debug"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-passed=0
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; exit 1; }
 step() { echo "windows-test: $*"; }
-t=$SECONDS
-# Seconds since the last lap, in $took (not a $(...) function: that would reset t in a subshell).
-lap() { took="$((SECONDS - t))s"; t=$SECONDS; }
 
 cd "$repo"
 cargo build --bin stratbox --target "$target" || fail "cargo build --target $target"
