@@ -18,4 +18,6 @@ pub mod strategy;
 pub use mvt::Mvt;
 pub use protocol::{BatchInput, BatchOutput, Columns, ColumnsRef, Costs, ResultRow, StrategyParams};
 pub use sim::{ExitReason, Exits, Side, Trade, TradeLog};
-pub use strategy::{Strategy, run_batch, run_batch_bytes, run_batch_bytes_in_place};
+pub use strategy::{
+    Strategy, Stream, run_batch, run_batch_bytes, run_batch_bytes_in_place, run_batch_bytes_streamed,
+};

@@ -87,6 +87,17 @@ impl Account {
         }
     }
 
+    /// Hands over the daily P&L of the days before `day`, keeping the rest: for a streamed batch,
+    /// whose days before the current block are complete (no later trade can close on them).
+    pub fn take_days_before(&mut self, day: i32) -> Vec<DayPnl> {
+        let k = self.daily.partition_point(|d| d.day < day);
+        if k == 0 {
+            return Vec::new();
+        }
+        let rest = self.daily.split_off(k);
+        std::mem::replace(&mut self.daily, rest)
+    }
+
     /// Books `trade`, which closed on UTC day `day` ([`utc_day`] of its exit bar); returns
     /// whether the account still takes trades (false once ruined, and every later trade is
     /// then ignored).

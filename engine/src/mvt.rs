@@ -328,6 +328,11 @@ impl Strategy for Mvt {
         }
     }
 
+    /// The features are the host's, over the whole series: the entry on bar `i` reads bar `i`.
+    fn lookback(&self) -> Option<usize> {
+        Some(0)
+    }
+
     fn entries<'a>(
         &'a self,
         index: &'a MvtIndex,

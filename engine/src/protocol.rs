@@ -26,9 +26,59 @@ pub const PROTOCOL_RESIDENT_DAILY: u32 = 5;
 /// versions [`PROTOCOL_DAILY`] and [`PROTOCOL_RESIDENT_DAILY`]. The guest SDK emits it.
 pub const DAILY_PNL_SECTION: &str = "stratbox:daily-pnl";
 
+/// The batch's strategies and account rules only: the guest reads the bars a stretch at a time
+/// through the host's `stratbox:backtest/series` import ([`StreamedHeader`]), so its memory does
+/// not grow with the series. Answered as version 4 (rows with daily P&L), with this version.
+/// Spoken only by components that declare it (custom section [`STREAMED_COLUMNS_SECTION`]).
+pub const PROTOCOL_STREAMED: u32 = 6;
+
+/// Name of the custom section by which a component's core module declares that it answers
+/// [`PROTOCOL_STREAMED`] (and reads the bars through the `series` import). The guest SDK emits it.
+pub const STREAMED_COLUMNS_SECTION: &str = "stratbox:streamed-columns";
+
+/// The first 32 bytes of a [`PROTOCOL_STREAMED`] input; the [`BatchTail`] follows.
+///
+/// `bars` is the series' length. The guest asks for bars `lo..hi` with `series.read-bars(lo, hi - lo)`
+/// and gets them laid out as [`encode_resident_columns`] writes them. It moves through the
+/// series `block_bars` entry bars at a time, loading with each block the bars its strategies
+/// look back on and `lookahead_bars` after it (more when a position's time exit lies further),
+/// so its memory follows the block, not the series. The host sizes the block to the memory cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamedHeader {
+    pub protocol: u32,
+    pub reserved: u32,
+    pub bars: u64,
+    pub block_bars: u64,
+    pub lookahead_bars: u64,
+}
+
+/// What a streamed batch hands the host through `write-days`: per row of the batch (its index in
+/// the reply's order), the daily P&L of days that are complete, ascending. The host puts a row's
+/// days from successive calls, then the days its reply row carries, one after the other.
+pub type StreamedDays = Vec<(u32, Vec<DayPnl>)>;
+
+/// Bytes of a [`StreamedHeader`].
+pub const STREAMED_HEADER_BYTES: usize = 32;
+
+/// Splits a [`PROTOCOL_STREAMED`] input into its header and tail.
+pub fn decode_streamed_input(input: &[u8]) -> Result<(StreamedHeader, BatchTail), String> {
+    split_header(input, STREAMED_HEADER_BYTES)
+}
+
+/// An input of a fixed-size header of `len` bytes followed by the [`BatchTail`].
+fn split_header<'a, H: Deserialize<'a>>(input: &'a [u8], len: usize) -> Result<(H, BatchTail), String> {
+    let head = input
+        .get(..len)
+        .ok_or("malformed bincode: io error: unexpected end of file")?;
+    Ok((decode(head)?, decode(&input[len..])?))
+}
+
 /// Whether replies to inputs of version `protocol` carry daily P&L.
 pub fn books_daily(protocol: u32) -> bool {
-    matches!(protocol, PROTOCOL_DAILY | PROTOCOL_RESIDENT_DAILY)
+    matches!(
+        protocol,
+        PROTOCOL_DAILY | PROTOCOL_RESIDENT_DAILY | PROTOCOL_STREAMED
+    )
 }
 
 /// Whether inputs of version `protocol` find their columns resident in the guest's memory.
@@ -75,6 +125,18 @@ pub const RESIDENT_HEADER_BYTES: usize = 16;
 /// the columns as [`encode_columns_into`] writes them.
 pub const RESIDENT_COLUMNS_HEADER: [u8; 8] = [3, 0, 0, 0, 0, 0, 0, 0];
 const _: () = assert!(RESIDENT_COLUMNS_HEADER[0] as u32 == PROTOCOL_RESIDENT);
+
+/// What `read-bars(start, count)` answers over the series `cols` ([`PROTOCOL_STREAMED`]): bars
+/// `start .. start + count` laid out as [`encode_resident_columns`] writes them, or why not.
+pub fn encode_bars(cols: &ColumnsRef, start: u64, count: u64) -> Result<Vec<u8>, String> {
+    let n = cols.len() as u64;
+    match start.checked_add(count) {
+        Some(end) if end <= n => Ok(encode_resident_columns(&cols.range(start as usize..end as usize))),
+        _ => Err(format!(
+            "bars {start}..{start}+{count} lie outside the series of {n} bars"
+        )),
+    }
+}
 
 /// The whole block of columns a [`PROTOCOL_RESIDENT`] guest finds in its memory.
 pub fn encode_resident_columns(columns: &ColumnsRef) -> Vec<u8> {
@@ -163,13 +225,27 @@ pub struct ColumnsRef<'a> {
     pub trend: &'a [f64],
 }
 
-impl ColumnsRef<'_> {
+impl<'a> ColumnsRef<'a> {
     pub fn len(&self) -> usize {
         self.close.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.close.is_empty()
+    }
+
+    /// Bars `r` of these columns. Panics when `r` is not inside them.
+    pub fn range(&self, r: std::ops::Range<usize>) -> ColumnsRef<'a> {
+        ColumnsRef {
+            time: &self.time[r.clone()],
+            open: &self.open[r.clone()],
+            high: &self.high[r.clone()],
+            low: &self.low[r.clone()],
+            close: &self.close[r.clone()],
+            momentum: &self.momentum[r.clone()],
+            volatility: &self.volatility[r.clone()],
+            trend: &self.trend[r],
+        }
     }
 
     /// Checks that every column has the same length, so indexing by bar never goes out of range.
@@ -627,11 +703,7 @@ pub fn view_resident_columns<'b>(block: &'b [u8]) -> Result<ColumnsRef<'b>, Stri
 
 /// Splits a [`PROTOCOL_RESIDENT`] input into its header and tail.
 pub fn decode_resident_input(input: &[u8]) -> Result<(ResidentHeader, BatchTail), String> {
-    let head = input
-        .get(..RESIDENT_HEADER_BYTES)
-        .ok_or("malformed bincode: io error: unexpected end of file")?;
-    let header: ResidentHeader = decode(head)?;
-    Ok((header, decode(&input[RESIDENT_HEADER_BYTES..])?))
+    split_header(input, RESIDENT_HEADER_BYTES)
 }
 
 /// Decodes a protocol value, refusing trailing bytes (a sign of a layout mismatch).

@@ -445,17 +445,30 @@ fn open_position(
 /// are ~16 KB per 8-byte column), large enough that the round over the strategies costs little.
 pub const SWEEP_WINDOW: usize = 2048;
 
-/// One strategy's place in a [`sweep`].
-pub struct Walker<F> {
-    next_entry: F,
+/// Where one strategy stands in a [`sweep`], in bars of the whole series. Kept apart from its
+/// entry finder so that a streamed batch ([`crate::strategy`]) can carry it from one loaded
+/// stretch of the series to the next, where the finder is made anew over the new stretch.
+#[derive(Debug, Clone, Default)]
+pub struct Cursor {
     /// The bar the next entry is searched from (the bar after the last exit).
     from: usize,
     /// An entry already found but not yet reached by the sweep.
     pending: Option<(usize, Side, Exits)>,
     /// Which exit table of the memo this strategy's rule was last found in.
     table: usize,
+    /// Finished: no more entries, ruined, or a position open at the end of the data.
+    pub done: bool,
+    /// Bars of the series (counted from 0) that must be loaded before this strategy's pending
+    /// entry can be followed to its exit; 0 when nothing waits for more bars.
+    pub needs: usize,
     /// The position still open when the data ended, if any.
     pub open: Option<OpenPosition>,
+}
+
+/// One strategy's place in a [`sweep`]: its entry finder and its [`Cursor`].
+pub struct Walker<F> {
+    next_entry: F,
+    pub cursor: Cursor,
 }
 
 impl<F> Walker<F>
@@ -464,20 +477,36 @@ where
 {
     /// A strategy about to start at bar 0; `next_entry` as in [`simulate`].
     pub fn new(next_entry: F) -> Walker<F> {
-        Walker {
-            next_entry,
-            from: 0,
-            pending: None,
-            table: 0,
-            open: None,
-        }
+        Walker::resume(next_entry, Cursor::default())
+    }
+
+    /// A strategy carried on from `cursor`, its entry finder made over the stretch of bars now
+    /// loaded (it answers in that stretch's bars).
+    pub fn resume(next_entry: F, cursor: Cursor) -> Walker<F> {
+        Walker { next_entry, cursor }
+    }
+}
+
+/// The bars a [`sweep_span`] sees: `cols` holds bars `lo..lo + cols.len()` of a series of
+/// `total` bars. The whole series is `lo = 0, total = cols.len()`.
+#[derive(Clone, Copy)]
+pub struct Span<'c> {
+    pub cols: ColumnsRef<'c>,
+    pub lo: usize,
+    pub total: usize,
+}
+
+impl Span<'_> {
+    /// One past the last bar loaded.
+    pub fn hi(&self) -> usize {
+        self.lo + self.cols.len()
     }
 }
 
 /// Runs many strategies together, each exactly as [`simulate_with`] runs it, handing every
-/// trade to `on_trade(strategy index, trade)` as it closes; a strategy whose `on_trade` returns
-/// false (all its accounts ruined) is stopped. Positions still open at the end are left in the
-/// walkers' `open`.
+/// trade to `on_trade(strategy index, trade, exit bar's time)` as it closes; a strategy whose
+/// `on_trade` returns false (all its accounts ruined) is stopped. Positions still open at the
+/// end are left in the walkers' cursors.
 ///
 /// Why together: one strategy at a time reads the closes and the exit memo at its entry bars
 /// scattered over the whole data set (3 MB per column for a year), so almost every trade missed
@@ -490,44 +519,103 @@ pub fn sweep<F, G>(
     spread: i64,
     memo: &mut ExitMemo,
     walkers: &mut [Walker<F>],
+    on_trade: G,
+) where
+    F: FnMut(usize) -> Option<(usize, Side, Exits)>,
+    G: FnMut(usize, &Trade, i64) -> bool,
+{
+    let span = Span {
+        cols: *cols,
+        lo: 0,
+        total: cols.len(),
+    };
+    let active: Vec<usize> = (0..walkers.len()).collect();
+    sweep_span(&span, 0..cols.len(), spread, memo, walkers, active, on_trade);
+}
+
+/// [`sweep`] over a stretch of a longer series: the strategies `active` enter on bars of
+/// `entries` only (global bars, inside the span), and follow each position to its exit inside
+/// the span. Trades reach `on_trade` in global bars. After it, each cursor is in one of four
+/// states: `done`; waiting for an entry at or after `entries.end` (pending, or searched through
+/// the span's end); or, when the span does not reach the series' end and a position's exit
+/// could lie past it, `needs` the bars up to where it could lie (its entry kept pending), for
+/// the caller to load and sweep again. The memo must be made for `span.cols`.
+pub fn sweep_span<F, G>(
+    span: &Span,
+    entries: std::ops::Range<usize>,
+    spread: i64,
+    memo: &mut ExitMemo,
+    walkers: &mut [Walker<F>],
+    mut active: Vec<usize>,
     mut on_trade: G,
 ) where
     F: FnMut(usize) -> Option<(usize, Side, Exits)>,
-    G: FnMut(usize, &Trade) -> bool,
+    G: FnMut(usize, &Trade, i64) -> bool,
 {
-    let n = cols.close.len();
-    let mut active: Vec<usize> = (0..walkers.len()).collect();
-    let mut end = 0usize;
-    while !active.is_empty() {
-        end = end.saturating_add(SWEEP_WINDOW).min(n);
+    let (cols, lo, hi, total) = (&span.cols, span.lo, span.hi(), span.total);
+    let at_end = hi == total;
+    debug_assert!(lo <= entries.start && entries.end <= hi);
+    let mut end = entries.start;
+    while !active.is_empty() && end < entries.end {
+        end = end.saturating_add(SWEEP_WINDOW).min(entries.end);
         active.retain(|&i| {
-            let w = &mut walkers[i];
+            let Walker {
+                next_entry,
+                cursor: c,
+            } = &mut walkers[i];
             loop {
-                let (e, side, exits) = match w.pending.take() {
+                let (e, side, exits) = match c.pending.take() {
                     Some(entry) => entry,
-                    None if w.from >= n => return false,
-                    None => match (w.next_entry)(w.from) {
-                        Some(entry) => entry,
-                        None => return false,
+                    None if c.from >= total => {
+                        c.done = true;
+                        return false;
+                    }
+                    // Nothing loaded from here on: wait for the next span.
+                    None if c.from >= hi => return false,
+                    None => match next_entry(c.from - lo) {
+                        Some((e, side, exits)) => {
+                            // An entry finder that answers past the data breaks its contract;
+                            // stop here rather than wait for a window that never comes.
+                            assert!(e < cols.len(), "entry on bar {e} of {}", cols.len());
+                            (e + lo, side, exits)
+                        }
+                        None if at_end => {
+                            c.done = true;
+                            return false;
+                        }
+                        None => {
+                            c.from = hi;
+                            return false;
+                        }
                     },
                 };
-                // An entry finder that answers past the data breaks its contract; stop here
-                // rather than wait for a window that never comes.
-                assert!(e < n, "entry on bar {e} of {n}");
-                debug_assert!(e >= w.from);
+                debug_assert!(e >= c.from);
                 if e >= end {
-                    w.pending = Some((e, side, exits));
+                    c.pending = Some((e, side, exits));
                     return true;
                 }
-                match open_position(cols, spread, memo, &mut w.table, e, side, exits) {
-                    Ok(trade) => {
-                        w.from = trade.exit_bar + 1;
-                        if !on_trade(i, &trade) {
+                // Its exit may lie up to `max_bars` later: unless the span reaches the end of
+                // the data, those bars must be loaded first, or "the data ends" would be wrong.
+                if !at_end && e.saturating_add(exits.max_bars) >= hi {
+                    c.pending = Some((e, side, exits));
+                    c.needs = e.saturating_add(exits.max_bars).saturating_add(1).min(total);
+                    return false;
+                }
+                match open_position(cols, spread, memo, &mut c.table, e - lo, side, exits) {
+                    Ok(mut trade) => {
+                        let time = cols.time[trade.exit_bar];
+                        trade.entry_bar += lo;
+                        trade.exit_bar += lo;
+                        c.from = trade.exit_bar + 1;
+                        if !on_trade(i, &trade, time) {
+                            c.done = true;
                             return false;
                         }
                     }
-                    Err(open) => {
-                        w.open = Some(open);
+                    Err(mut open) => {
+                        open.entry_bar += lo;
+                        c.open = Some(open);
+                        c.done = true;
                         return false;
                     }
                 }

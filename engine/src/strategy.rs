@@ -7,10 +7,11 @@
 use crate::metrics::{Account, utc_day};
 use crate::protocol::{
     BatchInput, BatchTail, ColumnsRef, Costs, PROTOCOL_DAILY, PROTOCOL_RESIDENT, PROTOCOL_RESIDENT_DAILY,
-    PROTOCOL_VERSION, ResidentHeader, ResultRow, StrategyParams, decode_batch_input, decode_resident_input,
-    encode_reply, is_resident, view_resident_columns,
+    PROTOCOL_STREAMED, PROTOCOL_VERSION, ResidentHeader, ResultRow, StrategyParams, StreamedDays,
+    StreamedHeader, decode_batch_input, decode_resident_input, decode_streamed_input, encode_reply,
+    is_resident, view_resident_columns,
 };
-use crate::sim::{ExitMemo, Exits, Side, TradeLog, Walker, simulate, sweep};
+use crate::sim::{Cursor, ExitMemo, Exits, Side, Span, Trade, TradeLog, Walker, simulate, sweep, sweep_span};
 
 /// A parameterised strategy family.
 pub trait Strategy: Sized {
@@ -29,7 +30,18 @@ pub trait Strategy: Sized {
     /// values it cannot use. `pip_points` converts pip parameters to points.
     fn from_params(values: &[f64], pip_points: i64) -> Result<Self, String>;
 
-    /// Precomputes the batch-wide index once per batch.
+    /// How many bars before bar `i` this strategy's index and entry finder read to decide on
+    /// bar `i` (0 when they read only bar `i` itself, as the built-in family does: its features
+    /// are the host's). `None`, the default, means anything before, so a streamed batch
+    /// ([`crate::protocol::PROTOCOL_STREAMED`]) loads the whole series at once for it, as the
+    /// older protocols do. With `Some(n)`, the index and finder are made over stretches of the
+    /// series (bar 0 of `cols` is then not the series' first) and must give, for every bar at
+    /// least `n` into the stretch, the answer they give over the whole series.
+    fn lookback(&self) -> Option<usize> {
+        None
+    }
+
+    /// Precomputes the batch-wide index once per batch (per loaded stretch when streamed).
     fn build_index(cols: &ColumnsRef, strategies: &[Self]) -> Self::Index;
 
     /// An entry finder for this strategy: called with `from`, it returns the first bar `>= from`
@@ -99,6 +111,30 @@ fn check_protocol(found: u32, speaks: &[u32]) -> Result<(), String> {
 impl Batch<'_> {
     /// Runs the batch; its `protocol` has been checked by whoever read the input.
     fn run<S: Strategy>(&self) -> Result<Vec<ResultRow>, String> {
+        self.cols.check_lengths()?;
+        let strategies = self.strategies::<S>()?;
+        let cols = &self.cols;
+        let index = S::build_index(cols, &strategies);
+        let mut memo = ExitMemo::new(cols.len());
+        let mut walkers: Vec<_> = strategies
+            .iter()
+            .map(|s| Walker::new(s.entries(&index, cols)))
+            .collect();
+        let per = self.lots.len();
+        let mut accounts = self.accounts(strategies.len());
+        sweep(
+            cols,
+            self.costs.spread_points,
+            &mut memo,
+            &mut walkers,
+            |i, trade, time| book(&mut accounts[i * per..(i + 1) * per], trade, time),
+        );
+        let cursors: Vec<Cursor> = walkers.into_iter().map(|w| w.cursor).collect();
+        Ok(self.rows(accounts, &cursors))
+    }
+
+    /// The strategies of the batch, built from their parameter values (checked first).
+    fn strategies<S: Strategy>(&self) -> Result<Vec<S>, String> {
         if self
             .param_names
             .iter()
@@ -112,15 +148,13 @@ impl Batch<'_> {
                 S::PARAMS
             ));
         }
-        self.cols.check_lengths()?;
         if self.costs.pip_points <= 0 {
             return Err(format!(
                 "pip_points must be positive, got {}",
                 self.costs.pip_points
             ));
         }
-        let strategies = self
-            .strategies
+        self.strategies
             .iter()
             .map(|s| {
                 if s.values.len() != S::PARAMS.len() {
@@ -134,41 +168,188 @@ impl Batch<'_> {
                 S::from_params(&s.values, self.costs.pip_points)
                     .map_err(|e| format!("strategy {}: {e}", s.id))
             })
-            .collect::<Result<Vec<S>, String>>()?;
-        let cols = &self.cols;
-        let index = S::build_index(cols, &strategies);
-        let mut memo = ExitMemo::new(cols.len());
-        let mut walkers: Vec<_> = strategies
-            .iter()
-            .map(|s| Walker::new(s.entries(&index, cols)))
-            .collect();
-        // Accounts strategy-major: strategy `i` at lot `j` is `accounts[i * lots + j]`.
-        let per = self.lots.len();
-        let mut accounts: Vec<Account> = (0..strategies.len())
+            .collect()
+    }
+
+    /// One account per (strategy, lots), strategy-major: strategy `i` at lot `j` is
+    /// `accounts[i * lots + j]`.
+    fn accounts(&self, strategies: usize) -> Vec<Account> {
+        (0..strategies)
             .flat_map(|_| self.lots.iter().map(|&lots| Account::new(lots, self.costs)))
-            .collect();
-        sweep(
-            cols,
-            self.costs.spread_points,
-            &mut memo,
-            &mut walkers,
-            |i, trade| {
-                let day = utc_day(cols.time[trade.exit_bar]);
-                let mut open = false;
-                for account in &mut accounts[i * per..(i + 1) * per] {
-                    open |= account.add(trade, day);
-                }
-                open
-            },
-        );
+            .collect()
+    }
+
+    /// The rows, in (strategy order, lots order).
+    fn rows(&self, accounts: Vec<Account>, cursors: &[Cursor]) -> Vec<ResultRow> {
+        let per = self.lots.len();
         let mut rows = Vec::with_capacity(accounts.len());
         let mut accounts = accounts.into_iter();
-        for (params, walker) in self.strategies.iter().zip(&walkers) {
+        for (params, cursor) in self.strategies.iter().zip(cursors) {
             for account in accounts.by_ref().take(per) {
-                rows.push(account.into_row(params.id, walker.open.as_ref(), self.costs));
+                rows.push(account.into_row(params.id, cursor.open.as_ref(), self.costs));
             }
         }
-        Ok(rows)
+        rows
+    }
+
+    /// Runs the batch over a series of `header.bars` bars that `stream` hands out a
+    /// stretch at a time ([`PROTOCOL_STREAMED`]): the same rows as [`Batch::run`] over the
+    /// whole series, in memory that follows `header.block_bars`, not the series.
+    ///
+    /// Each block of entry bars `b0..b1` is swept over bars `b0 - lookback .. b1 + lookahead`;
+    /// a position whose time exit lies past that is held until the stretch is loaded further
+    /// (bars after `b1` only, the start stays), and its strategy swept again. Every strategy
+    /// sees its finder answer for the same bars as over the whole series (its lookback is
+    /// loaded), and every exit is searched for over the same bars, so the trades are the same.
+    /// After each block but the last, the days before the block's last bar's day are complete
+    /// (every later trade closes on a later bar) and go to `stream.write_days`, so the rows'
+    /// daily P&L does not pile up in the guest either; the rows carry the days after them.
+    #[cfg(target_endian = "little")]
+    fn run_streamed<S: Strategy>(
+        &self,
+        header: &StreamedHeader,
+        stream: &mut dyn Stream,
+    ) -> Result<Vec<ResultRow>, String> {
+        let strategies = self.strategies::<S>()?;
+        let total = usize::try_from(header.bars).map_err(|_| "more bars than this guest can address")?;
+        let lookback = strategies
+            .iter()
+            .map(S::lookback)
+            .try_fold(0usize, |most, l| l.map(|l| most.max(l)));
+        // A family that cannot say what it looks back on gets the whole series at once.
+        let (block, lookahead) = match lookback {
+            Some(_) => (
+                (header.block_bars as usize).max(1),
+                header.lookahead_bars as usize,
+            ),
+            None => (total.max(1), 0),
+        };
+        let lookback = lookback.unwrap_or(0);
+        let per = self.lots.len();
+        let mut accounts = self.accounts(strategies.len());
+        let mut cursors = vec![Cursor::default(); strategies.len()];
+        let mut b0 = 0;
+        while b0 < total && cursors.iter().any(|c| !c.done) {
+            let b1 = b0.saturating_add(block).min(total);
+            let lo = b0.saturating_sub(lookback);
+            let mut hi = b1.saturating_add(lookahead).min(total);
+            let mut active: Vec<usize> = (0..cursors.len()).filter(|&i| !cursors[i].done).collect();
+            while !active.is_empty() {
+                let bytes = Aligned::from(stream.read_bars(lo as u64, (hi - lo) as u64)?);
+                let cols = view_resident_columns(bytes.as_bytes())
+                    .map_err(|e| format!("bars {lo}..{hi} from the host: {e}"))?;
+                if cols.len() != hi - lo {
+                    return Err(format!(
+                        "asked the host for bars {lo}..{hi}, got {} bars",
+                        cols.len()
+                    ));
+                }
+                cols.check_lengths()?;
+                let index = S::build_index(&cols, &strategies);
+                let mut memo = ExitMemo::new(cols.len());
+                let mut walkers: Vec<_> = strategies
+                    .iter()
+                    .zip(&mut cursors)
+                    .map(|(s, c)| Walker::resume(s.entries(&index, &cols), std::mem::take(c)))
+                    .collect();
+                let span = Span { cols, lo, total };
+                sweep_span(
+                    &span,
+                    b0..b1,
+                    self.costs.spread_points,
+                    &mut memo,
+                    &mut walkers,
+                    active,
+                    |i, trade, time| book(&mut accounts[i * per..(i + 1) * per], trade, time),
+                );
+                for (c, w) in cursors.iter_mut().zip(walkers) {
+                    *c = w.cursor;
+                }
+                active = (0..cursors.len()).filter(|&i| cursors[i].needs > 0).collect();
+                hi = active.iter().map(|&i| cursors[i].needs).max().unwrap_or(hi);
+                for &i in &active {
+                    cursors[i].needs = 0;
+                }
+                if active.is_empty() && b1 < total {
+                    write_complete_days(&mut accounts, utc_day(cols.time[b1 - 1 - lo]), stream)?;
+                }
+            }
+            b0 = b1;
+        }
+        Ok(self.rows(accounts, &cursors))
+    }
+}
+
+/// What a streamed batch ([`PROTOCOL_STREAMED`]) asks of whoever runs it: in a guest, the
+/// host's `stratbox:backtest/series` import; natively, the host's columns and a vector.
+pub trait Stream {
+    /// Bars `start .. start + count` of the series, laid out as [`encode_resident_columns`]
+    /// writes them (`crate::protocol::encode_resident_columns`).
+    fn read_bars(&mut self, start: u64, count: u64) -> Result<Vec<u8>, String>;
+    /// Takes the daily P&L of complete days: the bincode of [`StreamedDays`].
+    fn write_days(&mut self, days: &[u8]) -> Result<(), String>;
+}
+
+/// Hands the days before `day` of every account to `stream` (in one call, when there are any).
+fn write_complete_days(accounts: &mut [Account], day: i32, stream: &mut dyn Stream) -> Result<(), String> {
+    let days: StreamedDays = accounts
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(row, a)| {
+            let days = a.take_days_before(day);
+            (!days.is_empty()).then_some((row as u32, days))
+        })
+        .collect();
+    if days.is_empty() {
+        return Ok(());
+    }
+    stream.write_days(&crate::protocol::encode(&days))
+}
+
+/// Books one trade closed at `time` on a strategy's accounts (one per lot size); false when
+/// every one of them is ruined, so the strategy stops.
+fn book(accounts: &mut [Account], trade: &Trade, time: i64) -> bool {
+    let day = utc_day(time);
+    let mut open = false;
+    for account in accounts {
+        open |= account.add(trade, day);
+    }
+    open
+}
+
+/// Bytes from the host, moved once onto an 8-byte boundary if they do not lie on one (the
+/// columns are read as `i64`/`f64` where they lie).
+#[cfg(target_endian = "little")]
+enum Aligned {
+    Bytes(Vec<u8>),
+    Words(Vec<u64>, usize),
+}
+
+#[cfg(target_endian = "little")]
+impl From<Vec<u8>> for Aligned {
+    fn from(bytes: Vec<u8>) -> Aligned {
+        if (bytes.as_ptr() as usize).is_multiple_of(8) {
+            return Aligned::Bytes(bytes);
+        }
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        for (w, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            *w = u64::from_le_bytes(b);
+        }
+        Aligned::Words(words, bytes.len())
+    }
+}
+
+#[cfg(target_endian = "little")]
+impl Aligned {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Aligned::Bytes(b) => b,
+            // SAFETY: a u64 slice is 8-aligned, its bytes are initialised, and `len` is at most
+            // its length in bytes.
+            Aligned::Words(w, len) => unsafe { core::slice::from_raw_parts(w.as_ptr() as *const u8, *len) },
+        }
     }
 }
 
@@ -216,6 +397,34 @@ pub fn run_batch_bytes_in_place<S: Strategy>(input: &mut [u8]) -> Result<Vec<u8>
     }
     #[cfg(not(target_endian = "little"))]
     run_batch_bytes::<S>(input)
+}
+
+/// The guest's whole `run-batch` for a component that can read the bars through the host's
+/// `stream` import: a [`PROTOCOL_STREAMED`] input runs streamed, asking `stream` for
+/// the bars a stretch at a time and handing it the complete days' P&L ([`Stream`]); every other
+/// version runs as [`run_batch_bytes_in_place`].
+/// The native engine uses it too, `fetch` then reading the host's columns.
+pub fn run_batch_bytes_streamed<S: Strategy>(
+    input: &mut [u8],
+    stream: &mut dyn Stream,
+) -> Result<Vec<u8>, String> {
+    let version = input
+        .get(..4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    if version != Some(PROTOCOL_STREAMED) {
+        return run_batch_bytes_in_place::<S>(input);
+    }
+    #[cfg(target_endian = "little")]
+    {
+        let (header, tail) = decode_streamed_input(input)?;
+        let batch = tail_batch(ColumnsRef::default(), &tail);
+        Ok(reply(header.protocol, batch.run_streamed::<S>(&header, stream)?))
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        let _ = stream;
+        Err("streamed bars (protocol 6) need a little-endian engine".into())
+    }
 }
 
 fn tail_batch<'a>(cols: ColumnsRef<'a>, tail: &'a BatchTail) -> Batch<'a> {

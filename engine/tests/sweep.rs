@@ -56,14 +56,14 @@ fn swept(
         .collect();
     let mut trades = vec![Vec::new(); batch.len()];
     let mut memo = ExitMemo::new(view.len());
-    sweep(&view, SPREAD, &mut memo, &mut walkers, |i, t| {
+    sweep(&view, SPREAD, &mut memo, &mut walkers, |i, t, _| {
         trades[i].push(*t);
         trades[i].len() < stop_after(i)
     });
     trades
         .into_iter()
         .zip(walkers)
-        .map(|(t, w)| (t, w.open))
+        .map(|(t, w)| (t, w.cursor.open))
         .collect()
 }
 
