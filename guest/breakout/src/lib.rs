@@ -79,6 +79,11 @@ impl Strategy for Breakout {
         })
     }
 
+    /// The channel on bar `i` is the high and low of the `lookback` bars before it.
+    fn lookback(&self) -> Option<usize> {
+        Some(self.lookback)
+    }
+
     fn build_index(cols: &ColumnsRef, strategies: &[Self]) -> Channels {
         let mut by_lookback = BTreeMap::new();
         for s in strategies {

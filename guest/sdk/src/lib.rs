@@ -27,6 +27,19 @@ pub use stratbox_engine::sim::{Exits, Side};
 pub use stratbox_engine::strategy::{pips_to_points, whole_bars};
 pub use stratbox_engine::{ColumnsRef, Strategy};
 
+/// The host's `stratbox:backtest/series` import, as the engine's [`engine::Stream`].
+pub struct HostStream;
+
+impl engine::Stream for HostStream {
+    fn read_bars(&mut self, start: u64, count: u64) -> Result<Vec<u8>, String> {
+        stratbox::backtest::series::read_bars(start, count)
+    }
+
+    fn write_days(&mut self, days: &[u8]) -> Result<(), String> {
+        stratbox::backtest::series::write_days(days)
+    }
+}
+
 /// Exports `$strategy` (a type implementing [`Strategy`]) as the component's
 /// `stratbox:backtest/strategy` interface.
 #[macro_export]
@@ -45,7 +58,7 @@ macro_rules! export_strategy {
 
             fn run_batch(input: Vec<u8>) -> Result<Vec<u8>, String> {
                 let mut input = input;
-                $crate::engine::run_batch_bytes_in_place::<$strategy>(&mut input)
+                $crate::engine::run_batch_bytes_streamed::<$strategy>(&mut input, &mut $crate::HostStream)
             }
         }
 
@@ -64,5 +77,12 @@ macro_rules! export_strategy {
         #[unsafe(link_section = "stratbox:daily-pnl")]
         #[used]
         static STRATBOX_DAILY_PNL: [u8; 1] = [4];
+
+        /// Declares that this component answers protocol 6: only the strategies come with the
+        /// batch, and the guest reads the bars a stretch at a time through the host's
+        /// `stratbox:backtest/series` import, so its memory does not grow with the series.
+        #[unsafe(link_section = "stratbox:streamed-columns")]
+        #[used]
+        static STRATBOX_STREAMED_COLUMNS: [u8; 1] = [6];
     };
 }
