@@ -90,20 +90,20 @@ fn batch(c: &mut Criterion) {
         b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&full)).unwrap())
     });
     g.bench_function("sandbox_500", |b| {
-        b.iter(|| sandbox.run_batch(black_box(&full)).unwrap())
+        b.iter(|| sandbox.run_batch(black_box(&full), None).unwrap())
     });
     g.bench_function("sandbox_image_500", |b| {
-        b.iter(|| imaged.run_batch(black_box(&image_full)).unwrap())
+        b.iter(|| imaged.run_batch(black_box(&image_full), None).unwrap())
     });
     g.finish();
 
     let mut g = c.benchmark_group("sandbox_overhead");
     g.sample_size(20).measurement_time(Duration::from_secs(5));
     g.bench_function("empty_batch_sandbox", |b| {
-        b.iter(|| sandbox.run_batch(black_box(&empty)).unwrap())
+        b.iter(|| sandbox.run_batch(black_box(&empty), None).unwrap())
     });
     g.bench_function("empty_batch_sandbox_image", |b| {
-        b.iter(|| imaged.run_batch(black_box(&image_empty)).unwrap())
+        b.iter(|| imaged.run_batch(black_box(&image_empty), None).unwrap())
     });
     g.bench_function("empty_batch_native", |b| {
         b.iter(|| stratbox_engine::run_batch_bytes::<Mvt>(black_box(&empty)).unwrap())
@@ -142,6 +142,7 @@ fn parquet(c: &mut Criterion) {
         .check_reply(
             &all,
             &stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&all)).unwrap(),
+            Vec::new(),
         )
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -31,7 +31,11 @@ fn breakout_component_matches_a_naive_breakout_on_real_bars() {
     let job = Job::new(&grid, info.params.clone(), order, cols.view(), costs).with_daily_pnl(true);
     let range = 0..grid.size();
     let rows = job
-        .check_reply(&range, &sandbox.run_batch(&job.encode(&range)).unwrap().bytes)
+        .check_reply(
+            &range,
+            &sandbox.run_batch(&job.encode(&range), None).unwrap().bytes,
+            Vec::new(),
+        )
         .unwrap();
 
     let names = grid.param_names();

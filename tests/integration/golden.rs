@@ -276,7 +276,7 @@ fn full_grid_rows_are_bit_identical_to_the_pre_optimisation_engine() {
     let reply = stratbox_engine::run_batch_bytes::<Mvt>(&job.encode(&(0..grid.size()))).unwrap();
     assert_eq!(reply[..4], PROTOCOL_DAILY.to_le_bytes());
     assert_eq!(rows_digest(&reply), FULL_GRID_ROWS_SHA256);
-    let rows = job.check_reply(&(0..grid.size()), &reply).unwrap();
+    let rows = job.check_reply(&(0..grid.size()), &reply, Vec::new()).unwrap();
     assert_daily_sums_to_rows(&rows);
     assert_eq!(decode_reply(&reply).unwrap().rows, rows);
 }
@@ -390,14 +390,14 @@ fn full_grid_rows_from_columns_in_the_memory_image_are_the_golden_rows() {
         "{} bytes: the columns were sent",
         input.len()
     );
-    let reply = sandbox.run_batch(&input).unwrap().bytes;
+    let reply = sandbox.run_batch(&input, None).unwrap().bytes;
     // Protocol 5: resident columns, rows with their daily P&L.
     assert_eq!(
         reply[..4],
         stratbox_engine::protocol::PROTOCOL_RESIDENT_DAILY.to_le_bytes()
     );
     assert_eq!(rows_digest(&reply), FULL_GRID_ROWS_SHA256);
-    let rows = job.check_reply(&(0..grid.size()), &reply).unwrap();
+    let rows = job.check_reply(&(0..grid.size()), &reply, Vec::new()).unwrap();
     assert_daily_sums_to_rows(&rows);
 
     let mut again = Sandbox::new(&bytes, "mvt", Limits::default()).unwrap();
@@ -428,7 +428,7 @@ fn a_resident_header_pointing_outside_the_memory_is_refused_by_the_guest() {
         columns_len: 1 << 20,
     };
     let job = full_grid_job(&grid).with_resident_columns(Some(header));
-    match sandbox.run_batch(&job.encode(&(0..3))) {
+    match sandbox.run_batch(&job.encode(&(0..3)), None) {
         Err(BatchError::Guest(message)) => {
             assert!(message.contains("lie outside this instance's"), "{message}")
         }

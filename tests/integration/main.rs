@@ -11,6 +11,7 @@ mod contributed;
 mod data;
 mod golden;
 mod hostile;
+mod long_series;
 mod luck;
 mod report;
 mod resume;

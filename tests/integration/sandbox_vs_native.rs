@@ -30,10 +30,10 @@ fn wasm_and_native_replies_are_byte_identical_on_a_real_month() {
     // Long strategies, then short ones: 300 strategies, 900 rows.
     for range in [0..150, 2310..2460] {
         let input = job.encode(&range);
-        let wasm = sandbox.run_batch(&input).unwrap();
+        let wasm = sandbox.run_batch(&input, None).unwrap();
         let native = stratbox_engine::run_batch_bytes::<Mvt>(&input).unwrap();
         assert_eq!(wasm.bytes, native, "replies differ for {range:?}");
-        let rows = job.check_reply(&range, &wasm.bytes).unwrap();
+        let rows = job.check_reply(&range, &wasm.bytes, Vec::new()).unwrap();
         trades += rows.iter().map(|r| r.n_trades as u64).sum::<u64>();
     }
     assert!(

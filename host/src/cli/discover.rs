@@ -295,6 +295,7 @@ fn done_event(summary: &RunSummary) -> serde_json::Value {
         "failed": summary.failed(),
         "seconds": summary.elapsed.as_secs_f64(),
         "peak_rss_bytes": summary.peak_rss,
+        "instance_memory_bytes": summary.peak_instance_memory,
     })
 }
 
@@ -464,8 +465,12 @@ fn run(cfg: &RunConfig, quiet: bool, mode: ProgressArg, live: Option<&Live>) -> 
     } else {
         String::new()
     };
+    let instance = match summary.peak_instance_memory {
+        0 => String::new(),
+        bytes => format!(", instance memory {} MiB", bytes >> 20),
+    };
     errln!(
-        "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {}{resumed} -> {}",
+        "Done in {:.2}s ({}) | {} rows written | {} of {} strategies failed | peak RSS {}{instance}{resumed} -> {}",
         summary.elapsed.as_secs_f64(),
         phases.join(", "),
         summary.rows_written,

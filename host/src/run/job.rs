@@ -4,11 +4,14 @@
 use std::ops::Range;
 
 use stratbox_engine::metrics::utc_day;
-use stratbox_engine::protocol::{self, PROTOCOL_VERSION, ResidentHeader};
+use stratbox_engine::protocol::{
+    self, DayPnl, PROTOCOL_VERSION, ResidentHeader, StreamedDays, StreamedHeader,
+};
 use stratbox_engine::{ColumnsRef, Costs, ResultRow, StrategyParams};
 
+use super::blocks::Blocks;
 use crate::grid::Grid;
-use crate::sandbox::BatchError;
+use crate::sandbox::{BatchError, Series};
 
 /// One worker's input buffer: the header and the columns are written once, and each batch
 /// rewrites only its own fields behind them. Why: a year's columns are ~24 MB, and building a
@@ -46,6 +49,9 @@ pub struct Job<'a> {
     resident: Option<ResidentHeader>,
     /// Ask for rows with their daily P&L (protocols 4 and 5), for a component that books it.
     daily: bool,
+    /// Set when batches read the bars through the `series` import a block at a time instead of
+    /// receiving them (protocol 6).
+    streamed: Option<Blocks>,
 }
 
 impl<'a> Job<'a> {
@@ -64,7 +70,38 @@ impl<'a> Job<'a> {
             columns,
             resident: None,
             daily: false,
+            streamed: None,
         }
+    }
+
+    /// Batches read the bars through the `series` import, a block at a time (protocol 6), for a
+    /// component that declares it ([`crate::sandbox::streams_bars`]); replies carry daily P&L.
+    pub fn with_streamed_bars(mut self, blocks: Option<Blocks>) -> Job<'a> {
+        self.streamed = blocks;
+        if blocks.is_some() {
+            self.daily = true;
+        }
+        self
+    }
+
+    /// Whether batches are streamed.
+    pub fn streamed(&self) -> Option<Blocks> {
+        self.streamed
+    }
+
+    /// What a streamed batch of strategies `range` is lent (`None` when not streamed): the
+    /// series, and at most its rows times the days the series spans of day entries.
+    pub fn series(&self, range: &Range<u64>) -> Option<Series<'_>> {
+        self.streamed?;
+        let days = match (self.columns.time.first(), self.columns.time.last()) {
+            (Some(&a), Some(&b)) => (utc_day(b) - utc_day(a)) as usize + 1,
+            _ => 0,
+        };
+        let rows = (range.end - range.start) as usize * self.grid.lots.len();
+        Some(Series {
+            bars: &self.columns,
+            max_day_entries: rows.saturating_mul(days),
+        })
     }
 
     /// Inputs ask for rows with their daily P&L (protocol 4, or 5 with resident columns), for a
@@ -88,6 +125,9 @@ impl<'a> Job<'a> {
 
     /// The protocol version of this job's inputs and replies.
     fn protocol(&self) -> u32 {
+        if self.streamed.is_some() {
+            return protocol::PROTOCOL_STREAMED;
+        }
         let layout = self.resident.map_or(PROTOCOL_VERSION, |h| h.protocol);
         if self.daily {
             protocol::with_daily(layout)
@@ -107,12 +147,19 @@ impl<'a> Job<'a> {
     /// the fields every batch shares, `(protocol, 0, columns)`, are written here once
     /// and each batch appends only its own.
     pub(crate) fn encoder(&self) -> Encoder<'_> {
-        let buf = match &self.resident {
-            Some(header) => protocol::encode(&ResidentHeader {
+        let buf = match (&self.streamed, &self.resident) {
+            (Some(blocks), _) => protocol::encode(&StreamedHeader {
+                protocol: self.protocol(),
+                reserved: 0,
+                bars: self.columns.len() as u64,
+                block_bars: blocks.block_bars,
+                lookahead_bars: blocks.lookahead_bars,
+            }),
+            (None, Some(header)) => protocol::encode(&ResidentHeader {
                 protocol: self.protocol(),
                 ..*header
             }),
-            None => {
+            (None, None) => {
                 let mut buf = protocol::encode(&(self.protocol(), 0u32));
                 protocol::encode_columns_into(&self.columns, &mut buf);
                 buf
@@ -177,8 +224,15 @@ impl<'a> Job<'a> {
     }
 
     /// Decodes a reply and checks that it holds exactly the expected rows, in order.
-    pub fn check_reply(&self, range: &Range<u64>, bytes: &[u8]) -> Result<Vec<ResultRow>, BatchError> {
-        let out = protocol::decode_reply(bytes).map_err(|e| BatchError::malformed(&e))?;
+    /// A streamed batch's complete days (`days`, from `write-days`) go before the days its rows
+    /// carry, and are checked with them.
+    pub fn check_reply(
+        &self,
+        range: &Range<u64>,
+        bytes: &[u8],
+        days: StreamedDays,
+    ) -> Result<Vec<ResultRow>, BatchError> {
+        let mut out = protocol::decode_reply(bytes).map_err(|e| BatchError::malformed(&e))?;
         if out.protocol != self.protocol() {
             return Err(BatchError::Malformed(format!(
                 "protocol version {} (expected {})",
@@ -193,6 +247,22 @@ impl<'a> Job<'a> {
                 "{} rows, expected {expected}",
                 out.rows.len()
             )));
+        }
+        if !days.is_empty() {
+            let mut before: Vec<Vec<DayPnl>> = vec![Vec::new(); out.rows.len()];
+            for (row, d) in days {
+                let Some(b) = before.get_mut(row as usize) else {
+                    return Err(BatchError::Malformed(format!(
+                        "write-days gave days for row {row} of {}",
+                        out.rows.len()
+                    )));
+                };
+                b.extend(d);
+            }
+            for (row, mut b) in out.rows.iter_mut().zip(before) {
+                b.append(&mut row.daily);
+                row.daily = b;
+            }
         }
         for (k, row) in out.rows.iter().enumerate() {
             let id = range.start + (k / lots.len()) as u64;

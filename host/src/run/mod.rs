@@ -12,6 +12,7 @@
 //! - `progress`: what a run shows while it runs.
 //! - `provenance`: the results' metadata and the checkpoint's manifest.
 
+mod blocks;
 mod checkpoint;
 mod failures;
 mod job;
@@ -41,6 +42,7 @@ pub use source::{
 
 pub(crate) use source::is_builtin_family;
 
+pub use blocks::{BLOCK_BARS, Blocks, CapTooSmall};
 use checkpoint::{BatchRecord, Checkpoint};
 use plan::plan;
 use scheduler::run_all;
@@ -123,6 +125,8 @@ pub enum RunError {
     Results(#[from] ResultsError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    CapTooSmall(#[from] CapTooSmall),
     #[error(
         "component {component} failed on every strategy tried ({tried} of {tried} in {batches} {}): {reason}; \
          the other {not_run} were not run. Finished batches are saved in {}: the same command runs \
@@ -174,7 +178,8 @@ impl RunError {
             | RunError::WrongFamily { .. }
             | RunError::NativeNeedsBuiltin { .. }
             | RunError::RangeOutsideGrid { .. }
-            | RunError::NoBarsInWindow { .. } => Exit::BadInput,
+            | RunError::NoBarsInWindow { .. }
+            | RunError::CapTooSmall(_) => Exit::BadInput,
             RunError::Checkpoint(e) => e.exit(),
             RunError::Results(e) => e.exit(),
             RunError::BrokenComponent { .. } | RunError::TooManyFailures { .. } => Exit::Partial,
@@ -197,6 +202,8 @@ pub struct RunSummary {
     pub phases: Vec<(&'static str, Duration)>,
     pub peak_rss: Option<u64>,
     pub sandbox_overhead: Duration,
+    /// The most linear memory any instance of this run had, bytes (0 natively).
+    pub peak_instance_memory: usize,
 }
 
 impl RunSummary {
@@ -304,8 +311,16 @@ pub fn run_until(
     phases.push(("features", t.elapsed()));
 
     let t = Instant::now();
+    // A component that reads the bars through the host gets them a block at a time (protocol
+    // 6) when the series is longer than one block: its memory then does not grow with the
+    // series, and no memory image is built. A shorter series is no larger than a block, and
+    // goes into the memory image (or is copied in) as before, the cheapest way for it.
+    let streamed = match cfg.resident_columns && crate::sandbox::streams_bars(&cfg.component.bytes) {
+        true => Some(Blocks::for_cap(cfg.limits.memory_bytes as u64)?).filter(|b| b.streams(columns.len())),
+        false => None,
+    };
     let resident = match &mut backend {
-        Backend::Sandbox(sandbox) if cfg.resident_columns => {
+        Backend::Sandbox(sandbox) if cfg.resident_columns && streamed.is_none() => {
             sandbox.embed_columns(&cfg.component.bytes, &columns, cfg.cache.as_ref())?
         }
         _ => None,
@@ -318,7 +333,8 @@ pub fn run_until(
         costs,
     )
     .with_resident_columns(resident)
-    .with_daily_pnl(crate::sandbox::books_daily(&cfg.component.bytes));
+    .with_daily_pnl(crate::sandbox::books_daily(&cfg.component.bytes))
+    .with_streamed_bars(streamed);
     if resident.is_some() {
         phases.push(("image", t.elapsed()));
     }
@@ -354,12 +370,14 @@ pub fn run_until(
     let t = Instant::now();
     let mut done = skipped;
     let mut overhead = Duration::ZERO;
+    let mut peak_instance_memory = 0usize;
     let mut save_error = None;
     let mut failed_here = 0u64;
     let mut stopped = (0usize, 0u64);
     let mut log = sidecar::RunLog::open(&cfg.output, skipped > 0);
     let verdict = run_all(&backend, &job, &todo, cfg.jobs(), stop, |outcome| {
         overhead += outcome.instantiate;
+        peak_instance_memory = peak_instance_memory.max(outcome.peak_memory);
         if !outcome.finished() {
             // Not saved: a rerun of the same command runs it again.
             stopped = (
@@ -472,5 +490,6 @@ pub fn run_until(
         phases,
         peak_rss: sys::peak_rss(),
         sandbox_overhead: overhead,
+        peak_instance_memory,
     })
 }

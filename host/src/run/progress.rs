@@ -208,6 +208,7 @@ pub fn batch_json(o: &BatchOutcome, done: usize, total: usize) -> serde_json::Va
         "failures": failures,
         "guest_stdout": captured(&o.stdout),
         "guest_stderr": captured(&o.stderr),
+        "instance_memory_bytes": o.peak_memory,
         "rss_bytes": sys::current_rss(),
         "peak_rss_bytes": sys::peak_rss(),
         "done": done,

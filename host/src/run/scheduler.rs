@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use stratbox_engine::ResultRow;
+use stratbox_engine::protocol::{StreamedDays, decode, encode_bars};
+use stratbox_engine::{ColumnsRef, ResultRow};
 
 use super::failures::FailedRange;
 use super::job::{Encoder, Job};
@@ -34,22 +35,55 @@ impl Backend {
         }
     }
 
-    fn run(&self, input: &[u8]) -> Result<Reply, BatchError> {
+    /// Runs one batch's `input` of strategies `range` of `job` (whose series a streamed batch
+    /// reads).
+    fn run(&self, input: &[u8], job: &Job, range: &Range<u64>) -> Result<Reply, BatchError> {
+        let series = job.series(range);
         match self {
-            Backend::Sandbox(sandbox) => sandbox.run_batch(input),
+            Backend::Sandbox(sandbox) => sandbox.run_batch(input, series),
             Backend::Native => {
                 let t = Instant::now();
-                let bytes = stratbox_engine::run_batch_bytes::<stratbox_engine::Mvt>(input)
-                    .map_err(|e| BatchError::guest(&e))?;
+                let mut days = Vec::new();
+                let bytes = match series {
+                    // The guest's path, the `series` import answered from the host's columns.
+                    Some(series) => stratbox_engine::run_batch_bytes_streamed::<stratbox_engine::Mvt>(
+                        &mut input.to_vec(),
+                        &mut NativeSeries {
+                            bars: series.bars,
+                            days: &mut days,
+                        },
+                    ),
+                    None => stratbox_engine::run_batch_bytes::<stratbox_engine::Mvt>(input),
+                }
+                .map_err(|e| BatchError::guest(&e))?;
                 Ok(Reply {
                     bytes,
                     stdout: Vec::new(),
                     stderr: Vec::new(),
                     instantiate: Duration::ZERO,
                     call: t.elapsed(),
+                    peak_memory: 0,
+                    days,
                 })
             }
         }
+    }
+}
+
+/// A streamed batch's `series` natively: the host's columns, and a vector for the days.
+struct NativeSeries<'a> {
+    bars: &'a ColumnsRef<'a>,
+    days: &'a mut StreamedDays,
+}
+
+impl stratbox_engine::Stream for NativeSeries<'_> {
+    fn read_bars(&mut self, start: u64, count: u64) -> Result<Vec<u8>, String> {
+        encode_bars(self.bars, start, count)
+    }
+
+    fn write_days(&mut self, days: &[u8]) -> Result<(), String> {
+        self.days.extend(decode::<StreamedDays>(days)?);
+        Ok(())
     }
 }
 
@@ -162,6 +196,8 @@ pub struct BatchOutcome {
     pub elapsed: Duration,
     /// Sandbox fixed cost (instantiation) summed over attempts.
     pub instantiate: Duration,
+    /// The most linear memory any attempt's instance had, bytes (0 natively).
+    pub peak_memory: usize,
     /// Guest output, if it printed anything.
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -191,11 +227,12 @@ fn attempt(
 ) -> Result<Vec<ResultRow>, BatchError> {
     out.attempts += 1;
     let job = encoder.job;
-    let reply = backend.run(encoder.encode(range))?;
+    let reply = backend.run(encoder.encode(range), job, range)?;
     out.instantiate += reply.instantiate;
+    out.peak_memory = out.peak_memory.max(reply.peak_memory);
     out.stdout.extend_from_slice(&reply.stdout);
     out.stderr.extend_from_slice(&reply.stderr);
-    let rows = job.check_reply(range, &reply.bytes)?;
+    let rows = job.check_reply(range, &reply.bytes, reply.days)?;
     health.success();
     Ok(rows)
 }
@@ -274,6 +311,7 @@ fn run_batch_with(
         attempts: 0,
         elapsed: Duration::ZERO,
         instantiate: Duration::ZERO,
+        peak_memory: 0,
         stdout: Vec::new(),
         stderr: Vec::new(),
         stopped: None,

@@ -19,9 +19,10 @@ use wasmtime::component::Component;
 use crate::cache::Cache;
 use crate::util::digest::hex;
 
-/// Interfaces a backtester may import. These are what a Rust std guest imports even when it uses
-/// none of them; all are linked to implementations that grant nothing (no preopened directory, no
-/// environment, fixed clocks and random, captured output). Sockets, HTTP and anything else are
+/// Interfaces a backtester may import. The `wasi:` ones are what a Rust std guest imports even
+/// when it uses none of them; all are linked to implementations that grant nothing (no preopened
+/// directory, no environment, fixed clocks and random, captured output). `stratbox:backtest/series`
+/// reads the batch's own bars and takes its daily P&L (protocol 6), and nothing else. Sockets, HTTP and anything else are
 /// refused before the component runs.
 pub const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:cli/environment",
@@ -44,6 +45,7 @@ pub const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:random/random",
     "wasi:random/insecure",
     "wasi:random/insecure-seed",
+    "stratbox:backtest/series",
 ];
 
 /// What a component asks for and offers.

@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use stratbox_engine::protocol::{DAILY_PNL_SECTION, RESIDENT_COLUMNS_SECTION};
+use stratbox_engine::protocol::{DAILY_PNL_SECTION, RESIDENT_COLUMNS_SECTION, STREAMED_COLUMNS_SECTION};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -118,11 +118,21 @@ pub(crate) fn compile_with_columns(
 /// and 5, custom section [`DAILY_PNL_SECTION`]). Components without it get protocols 2 and 3,
 /// and their results have no daily file.
 pub fn books_daily(component: &[u8]) -> bool {
+    any_module_declares(component, DAILY_PNL_SECTION)
+}
+
+/// Whether `component` has a core module that declares it reads the bars through the host's
+/// `series` import (protocol 6, custom section [`STREAMED_COLUMNS_SECTION`]).
+pub fn streams_bars(component: &[u8]) -> bool {
+    any_module_declares(component, STREAMED_COLUMNS_SECTION)
+}
+
+fn any_module_declares(component: &[u8], section: &str) -> bool {
     top_level_modules(component)
         .ok()
         .into_iter()
         .flatten()
-        .any(|m| declares(&component[m.body.clone()], DAILY_PNL_SECTION))
+        .any(|m| declares(&component[m.body.clone()], section))
 }
 
 /// Whether `component` has a core module that declares it reads resident columns.

@@ -12,7 +12,8 @@
 //! - `engine`: the wasmtime configuration, the instance pool and the epoch ticker.
 //! - `wasi`: the guest's world (WASI granting nothing) and the per-batch store.
 //! - `component`: compile under caps, the import allowlist, cached artifacts.
-//! - `image`: the data set's columns compiled into the component's memory image (protocol 3).
+//! - `image`: the data set's columns compiled into the component's memory image (protocol 3),
+//!   and the custom sections by which a component says which protocols it speaks.
 //! - `fault`: load and batch errors, and the classification of wasmtime's errors.
 
 mod component;
@@ -24,12 +25,14 @@ mod wasi;
 
 use std::time::{Duration, Instant};
 
-use stratbox_engine::protocol::{PROTOCOL_RESIDENT, ResidentHeader};
+use stratbox_engine::ColumnsRef;
+use stratbox_engine::protocol::{PROTOCOL_RESIDENT, ResidentHeader, StreamedDays};
 use wasmtime::{Engine, Store, Trap};
 
 pub use component::{ALLOWED_IMPORTS, Compiled, Surface};
 pub use fault::{BatchError, LoadError, Stream};
-pub use image::books_daily;
+pub use image::{books_daily, streams_bars};
+
 pub use limits::Limits;
 
 use crate::cache::Cache;
@@ -65,6 +68,18 @@ pub struct Reply {
     pub instantiate: Duration,
     /// Time in the guest call itself, including copying the input in and the reply out.
     pub call: Duration,
+    /// The most linear memory the instance had (its high-water mark), bytes; 0 natively.
+    pub peak_memory: usize,
+    /// The complete days' P&L a streamed batch handed over (protocol 6), in call order.
+    pub days: StreamedDays,
+}
+
+/// What a streamed batch (protocol 6) is lent: the series, and how many day entries it may hand
+/// over (its rows times the days the series spans).
+#[derive(Clone, Copy)]
+pub struct Series<'c> {
+    pub bars: &'c ColumnsRef<'c>,
+    pub max_day_entries: usize,
 }
 
 impl LinkError {
@@ -233,11 +248,17 @@ impl Sandbox {
         Ok((store, instance))
     }
 
-    /// Runs one batch in a fresh instance. The store, and with it the instance's memory, is
-    /// dropped before this returns.
-    pub fn run_batch(&self, input: &[u8]) -> Result<Reply, BatchError> {
+    /// Runs one batch in a fresh instance, lending it `series` to read and write through the
+    /// `series` import when the batch is streamed (protocol 6). The store, and with it the instance's memory
+    /// and the lent bars, is dropped before this returns.
+    pub fn run_batch(&self, input: &[u8], series: Option<Series>) -> Result<Reply, BatchError> {
         let t0 = Instant::now();
         let (mut store, instance) = self.instantiate()?;
+        if let Some(series) = series {
+            // SAFETY: `store` is a local of this function, dropped on every path out of it, so
+            // it cannot read the bars after their borrow ends.
+            unsafe { store.data_mut().lend(series.bars, series.max_day_entries) };
+        }
         // Handles on the capture pipes that outlive the store.
         let (stdout, stderr) = (store.data().stdout.clone(), store.data().stderr.clone());
         let instantiate = t0.elapsed();
@@ -250,6 +271,8 @@ impl Sandbox {
             Ok(r) => r,
             Err(e) => return Err(self.explain(e, &store, call)),
         };
+        let peak_memory = store.data().meter.peak_memory;
+        let days = store.data_mut().take_days();
         drop(store);
         // A full pipe refuses further writes; the guest may have carried on regardless (or given
         // up with an error), but its output was cut, and the cap is a limit like the others.
@@ -268,6 +291,8 @@ impl Sandbox {
             stderr: stderr.contents().to_vec(),
             instantiate,
             call,
+            peak_memory,
+            days,
         })
     }
 

@@ -2,12 +2,15 @@
 //! Rust std guest imports, linked but granting nothing: no preopened directory, no environment,
 //! no arguments, no network, a wall clock stopped at a fixed instant, a monotonic clock that
 //! never moves, timers that fire at once, random bytes from a fixed seed, stdin empty,
-//! stdout/stderr captured into capped buffers. And the per-batch `Store` that holds it.
+//! stdout/stderr captured into capped buffers. The one stratbox interface a guest may import,
+//! `series`, which reads the batch's bars and takes its complete days (protocol 6). And the per-batch `Store` that holds it.
 
 use std::time::Duration;
 
+use stratbox_engine::ColumnsRef;
+use stratbox_engine::protocol::{StreamedDays, decode, encode_bars};
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -20,9 +23,153 @@ use super::limits::Limits;
 pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    pub(crate) meter: Meter,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
+    /// What a streamed batch (protocol 6) reads and writes through the `series` import, lent
+    /// for one call: see [`State::lend`].
+    series: Option<Lent>,
+}
+
+/// A streamed batch's series and the days it has handed over.
+pub(crate) struct Lent {
+    bars: ColumnsRef<'static>,
+    /// What `write-days` took, in call order.
+    pub(crate) days: StreamedDays,
+    /// Day entries taken so far, and the most the batch can have: its rows times the days the
+    /// series spans. More is a malformed batch, refused before the host holds it.
+    entries: usize,
+    max_entries: usize,
+}
+
+impl State {
+    /// Lends `bars` to the guest's `series` import for the call about to be made, taking at
+    /// most `max_entries` day entries through `write-days`.
+    ///
+    /// # Safety
+    /// The store that holds this state must be dropped before the columns `bars` borrows are:
+    /// the lifetime is erased because a `Store` holds only `'static` data.
+    /// [`super::Sandbox::run_batch`] makes and drops its store inside the borrow.
+    pub(crate) unsafe fn lend(&mut self, bars: &ColumnsRef<'_>, max_entries: usize) {
+        // SAFETY: the caller keeps the columns alive for as long as this state can read them.
+        let bars = unsafe { std::mem::transmute::<ColumnsRef<'_>, ColumnsRef<'static>>(*bars) };
+        self.series = Some(Lent {
+            bars,
+            days: Vec::new(),
+            entries: 0,
+            max_entries,
+        });
+    }
+
+    /// The days the batch handed over through `write-days`.
+    pub(crate) fn take_days(&mut self) -> StreamedDays {
+        self.series
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.days))
+            .unwrap_or_default()
+    }
+}
+
+/// The store's resource limiter: the memory cap and the rest of [`StoreLimits`], and the most
+/// linear memory the instance asked for and got (its high-water mark, for the run log).
+pub(crate) struct Meter {
+    limits: StoreLimits,
+    pub(crate) peak_memory: usize,
+}
+
+impl ResourceLimiter for Meter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let granted = self.limits.memory_growing(current, desired, maximum)?;
+        if granted {
+            self.peak_memory = self.peak_memory.max(desired);
+        }
+        Ok(granted)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// Where the host's `stratbox:backtest/series` interface is linked (the WIT package's version).
+const SERIES: &str = "stratbox:backtest/series@0.1.0";
+
+/// `series.read-bars(start, count)`: the lent series' bars `start..start + count`, laid out as
+/// the resident block of protocol 3 is ([`encode_bars`]). The guest chooses the
+/// range, so it is checked; what one call costs the host is bounded by the series (one encoding,
+/// freed when the call returns), and what the guest keeps of it by its memory cap.
+fn read_bars(state: &State, (start, count): (u64, u64)) -> Result<Vec<u8>, String> {
+    let Some(lent) = &state.series else {
+        return Err(NOT_STREAMED.into());
+    };
+    encode_bars(&lent.bars, start, count)
+}
+
+/// `series.write-days(days)`: keeps the complete days' P&L a batch hands over, refusing bytes
+/// that are not [`StreamedDays`] and more entries than the batch can have (so a guest cannot
+/// make the host hold more than its honest reply would). Whether the days make sense (rows,
+/// order, counts) is checked with the reply, like the days the reply carries.
+fn write_days(state: &mut State, days: &[u8]) -> Result<(), String> {
+    let Some(lent) = &mut state.series else {
+        return Err(NOT_STREAMED.into());
+    };
+    let days: StreamedDays = decode(days).map_err(|e| format!("write-days: {e}"))?;
+    lent.entries += days.iter().map(|(_, d)| d.len()).sum::<usize>();
+    if lent.entries > lent.max_entries {
+        return Err(format!(
+            "write-days: {} day entries, more than the batch's rows times the series' days ({})",
+            lent.entries, lent.max_entries
+        ));
+    }
+    lent.days.extend(days);
+    Ok(())
+}
+
+const NOT_STREAMED: &str = "this batch is not streamed: its bars came with the input";
+
+fn link_series(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    let mut series = linker.instance(SERIES)?;
+    series.func_wrap(
+        "read-bars",
+        |store: wasmtime::StoreContextMut<'_, State>, args: (u64, u64)| Ok((read_bars(store.data(), args),)),
+    )?;
+    series.func_wrap(
+        "write-days",
+        |mut store: wasmtime::StoreContextMut<'_, State>, (days,): (Vec<u8>,)| {
+            Ok((write_days(store.data_mut(), &days),))
+        },
+    )?;
+    Ok(())
 }
 
 impl WasiView for State {
@@ -105,6 +252,7 @@ pub(crate) fn link(engine: &Engine, component: &Component) -> Result<BacktesterP
     let mut linker: Linker<State> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LinkError::Engine(format!("{e:#}")))?;
     never_sleep(&mut linker).map_err(|e| LinkError::Engine(format!("{e:#}")))?;
+    link_series(&mut linker).map_err(|e| LinkError::Engine(format!("{e:#}")))?;
     let instance_pre = linker
         .instantiate_pre(component)
         .map_err(|e| LinkError::Component(format!("{e:#}")))?;
@@ -144,12 +292,16 @@ pub(crate) fn new_store(engine: &Engine, limits: &Limits) -> Store<State> {
         State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: store_limits,
+            meter: Meter {
+                limits: store_limits,
+                peak_memory: 0,
+            },
             stdout,
             stderr,
+            series: None,
         },
     );
-    store.limiter(|s| &mut s.limits);
+    store.limiter(|s| &mut s.meter);
     store.set_epoch_deadline(deadline_ticks(limits.deadline));
     store.epoch_deadline_trap();
     if let Some(fuel) = limits.fuel {
