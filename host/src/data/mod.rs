@@ -170,16 +170,18 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Result<(Bars, LoadReport), 
         Some(d) => d,
         None => inputs.iter().find_map(|i| digits_for_path(i.path())).unwrap_or(5),
     };
-    let mut read = Vec::with_capacity(inputs.len());
+    // Each file is read and hashed on its own and let go before the next: the digests are the
+    // cache key, and holding every file's bytes at once (500 MB for 25 years of HistData CSV)
+    // only to find the parsed bars in the cache would double the peak memory of a long run.
+    let mut digests = Vec::with_capacity(inputs.len());
     for input in inputs {
-        let bytes = input.read()?;
-        let sha256 = crate::util::digest::sha256_hex(&bytes);
-        read.push((input.path(), bytes, sha256));
+        digests.push(crate::util::digest::sha256_hex(&input.read()?));
     }
     let cache = opts.cache_dir.as_deref().map(|dir| {
-        let files: Vec<(String, String)> = read
+        let files: Vec<(String, String)> = inputs
             .iter()
-            .map(|(path, _, sha)| (path.display().to_string(), sha.clone()))
+            .zip(&digests)
+            .map(|(input, sha)| (input.path().display().to_string(), sha.clone()))
             .collect();
         (dir, cache::key(&files, opts))
     });
@@ -188,23 +190,34 @@ pub fn load(inputs: &[Input], opts: &LoadOptions) -> Result<(Bars, LoadReport), 
     {
         return Ok(hit);
     }
-    let loaded = parse_files(read, opts, digits)?;
+    let loaded = parse_files(inputs, digests, opts, digits)?;
     if let Some((dir, key)) = &cache {
         cache::write(dir, key, &loaded);
     }
     Ok(loaded)
 }
 
-/// Parses and joins inputs already read (name, bytes, SHA-256 of the bytes).
+/// Reads, parses and joins `inputs`, one file's bytes at a time; `digests` are their SHA-256s
+/// as first read, and a file whose bytes have changed since is refused (its digest would not
+/// describe the bars).
 fn parse_files(
-    inputs: Vec<(&std::path::Path, Cow<'static, [u8]>, String)>,
+    inputs: &[Input],
+    digests: Vec<String>,
     opts: &LoadOptions,
     digits: u32,
 ) -> Result<(Bars, LoadReport), DataError> {
     let mut defects = Defects::default();
     let mut repairs = validate::Repairs::default();
     let mut loaded = Vec::with_capacity(inputs.len());
-    for (path, bytes, sha256) in inputs {
+    for (input, sha256) in inputs.iter().zip(digests) {
+        let path = input.path();
+        let bytes = input.read()?;
+        if crate::util::digest::sha256_hex(&bytes) != sha256 {
+            return Err(DataError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("the file changed while stratbox was reading it"),
+            });
+        }
         loaded.push(load_file(
             path,
             bytes,
