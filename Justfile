@@ -18,6 +18,11 @@ bench *ARGS:
 bench-discover:
     bash benches/discover.sh
 
+# Time, peak RSS and instance memory on 1, 5 and 25 synthetic years (the bundled one relabelled).
+bench-years ROUNDS="3":
+    cargo build --release
+    bash benches/years.sh target/release/stratbox {{ROUNDS}} 1 5 25
+
 # Print the default grid.
 grid:
     cargo run --release -- grid
