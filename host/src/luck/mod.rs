@@ -275,10 +275,7 @@ pub fn trials(
             min_trades: ranking.min_trades,
         });
     }
-    let trials = Trials::from_daily(ids, lots, daily).map_err(|message| LuckError::Bad {
-        path: daily.path.clone(),
-        message,
-    })?;
+    let trials = Trials::from_daily(ids, lots, daily)?;
     Ok((trials, ranked))
 }
 

@@ -4,6 +4,7 @@
 //! fraction of the days and a 10x grid's dense T x N matrix is what must not be needed at once:
 //! each statistic asks for what it needs (block sums, a dense chunk of a few hundred trials).
 
+use super::LuckError;
 use crate::results::daily::{Calendar, Daily};
 use crate::results::ratios::sharpe_per_day;
 
@@ -25,39 +26,47 @@ pub struct Trials {
 impl Trials {
     /// The trials `ids` (ascending) at `lots`, read from `daily`. Errors name a day outside the
     /// calendar or rows out of order.
-    pub fn from_daily(ids: Vec<u64>, lots: f64, daily: &Daily) -> Result<Trials, String> {
-        let c = daily.columns().map_err(|e| e.to_string())?;
+    pub fn from_daily(ids: Vec<u64>, lots: f64, daily: &Daily) -> Result<Trials, LuckError> {
+        let bad = |message: String| LuckError::Bad {
+            path: daily.path.clone(),
+            message,
+        };
         let mut offsets = vec![0usize; ids.len() + 1];
         let mut day = Vec::new();
         let mut pnl = Vec::new();
         let mut k = 0usize;
-        for i in 0..c.strategy_id.len() {
-            if c.lots[i].to_bits() != lots.to_bits() {
-                continue;
+        // A row group at a time: the file's other lot sizes and untraded strategies are never
+        // held, only the trials' own entries.
+        daily.for_each_chunk(|c| {
+            for i in 0..c.len() {
+                if c.lots[i].to_bits() != lots.to_bits() {
+                    continue;
+                }
+                let id = u64::from(c.strategy_id[i]);
+                while k < ids.len() && ids[k] < id {
+                    k += 1;
+                    offsets[k] = day.len();
+                }
+                if k == ids.len() {
+                    return Ok(false);
+                }
+                if ids[k] != id {
+                    continue;
+                }
+                let t = daily.calendar.index(c.day[i]).ok_or_else(|| {
+                    bad(format!(
+                        "strategy {id} has P&L on {}, which is not a day of the calendar",
+                        crate::results::daily::iso_date(c.day[i])
+                    ))
+                })?;
+                if day.len() > offsets[k] && *day.last().expect("an entry") >= t as u32 {
+                    return Err(bad(format!("the rows of strategy {id} are not sorted by day")));
+                }
+                day.push(t as u32);
+                pnl.push(c.pnl_usd[i]);
             }
-            let id = u64::from(c.strategy_id[i]);
-            while k < ids.len() && ids[k] < id {
-                k += 1;
-                offsets[k] = day.len();
-            }
-            if k == ids.len() {
-                break;
-            }
-            if ids[k] != id {
-                continue;
-            }
-            let t = daily.calendar.index(c.day[i]).ok_or_else(|| {
-                format!(
-                    "strategy {id} has P&L on {}, which is not a day of the calendar",
-                    crate::results::daily::iso_date(c.day[i])
-                )
-            })?;
-            if day.len() > offsets[k] && *day.last().expect("an entry") >= t as u32 {
-                return Err(format!("the rows of strategy {id} are not sorted by day"));
-            }
-            day.push(t as u32);
-            pnl.push(c.pnl_usd[i]);
-        }
+            Ok(true)
+        })?;
         while k < ids.len() {
             k += 1;
             offsets[k] = day.len();

@@ -231,22 +231,24 @@ pub fn series_from_daily(
     daily: &crate::results::daily::Daily,
     lots: f64,
 ) -> Result<Vec<Series>, super::LuckError> {
-    let c = daily.columns()?;
     let mut out: Vec<Series> = Vec::new();
-    for i in 0..c.strategy_id.len() {
-        if c.lots[i].to_bits() != lots.to_bits() {
-            continue;
+    daily.for_each_chunk(|c| {
+        for i in 0..c.len() {
+            if c.lots[i].to_bits() != lots.to_bits() {
+                continue;
+            }
+            let id = u64::from(c.strategy_id[i]);
+            if out.last().is_none_or(|s| s.strategy_id != id) {
+                out.push(Series {
+                    strategy_id: id,
+                    days: Vec::new(),
+                });
+            }
+            let s = out.last_mut().expect("pushed");
+            s.days.push((c.day[i], c.pnl_usd[i], c.n_trades[i]));
         }
-        let id = u64::from(c.strategy_id[i]);
-        if out.last().is_none_or(|s| s.strategy_id != id) {
-            out.push(Series {
-                strategy_id: id,
-                days: Vec::new(),
-            });
-        }
-        let s = out.last_mut().expect("pushed");
-        s.days.push((c.day[i], c.pnl_usd[i], c.n_trades[i]));
-    }
+        Ok::<bool, super::LuckError>(true)
+    })?;
     Ok(out)
 }
 

@@ -8,14 +8,17 @@
 //! so a daily file from another run is refused rather than silently mixed in.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use polars::prelude::*;
 use stratbox_engine::ResultRow;
 use stratbox_engine::metrics::utc_day;
+use stratbox_engine::protocol::DayPnl;
 
-use super::{ResultsError, keys, read_parquet, write_parquet};
+use super::{ResultsError, keys};
+use crate::util::fs::AtomicFile;
 
 /// `results.parquet` -> `results.daily.parquet`.
 pub fn daily_path(output: &Path) -> PathBuf {
@@ -114,99 +117,267 @@ pub fn day_number(date: NaiveDate) -> i32 {
 /// `num_days_from_ce` of 1970-01-01.
 const EPOCH_CE: i32 = 719_163;
 
-/// The daily table of `rows` (already sorted by (strategy_id, lots); each row's days ascend).
-pub fn daily_frame(rows: &[ResultRow]) -> Result<DataFrame, PolarsError> {
-    let n: usize = rows.iter().map(|r| r.daily.len()).sum();
-    let mut ids = Vec::with_capacity(n);
-    let mut lots = Vec::with_capacity(n);
-    let mut days = Vec::with_capacity(n);
-    let mut pnl = Vec::with_capacity(n);
-    let mut trades = Vec::with_capacity(n);
-    for r in rows {
-        for d in &r.daily {
-            ids.push(r.strategy_id as u32);
-            lots.push(r.lots);
-            days.push(d.day);
-            pnl.push(d.pnl_usd);
-            trades.push(d.n_trades);
-        }
-    }
-    let day = Int32Chunked::from_vec("day".into(), days)
-        .into_date()
-        .into_column();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("strategy_id".into(), ids),
-            Column::new("lots".into(), lots),
-            day,
-            Column::new("pnl_usd".into(), pnl),
-            Column::new("n_trades".into(), trades),
-        ],
-    )
+/// Rows of a daily file per Parquet row group (polars' default size). Every writer of daily
+/// files (a run, a merge) cuts its groups here, whatever the batches or parts were, so the file
+/// is byte-identical across batch sizes, jobs, shards and merges, and a writer holds at most
+/// one group of it at a time.
+pub const ROW_GROUP_ROWS: usize = 512 * 512;
+
+/// The columns of a daily table as plain vectors: strategy ids, lots, day numbers, P&L.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DailyColumns {
+    pub strategy_id: Vec<u32>,
+    pub lots: Vec<f64>,
+    pub day: Vec<i32>,
+    pub pnl_usd: Vec<f64>,
+    pub n_trades: Vec<u32>,
 }
 
-/// Writes the daily file of the results file `output`: `rows`' daily P&L, `calendar` and the
-/// results' `metadata` in its key-value metadata.
+impl DailyColumns {
+    pub fn len(&self) -> usize {
+        self.strategy_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strategy_id.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.strategy_id.clear();
+        self.lots.clear();
+        self.day.clear();
+        self.pnl_usd.clear();
+        self.n_trades.clear();
+    }
+
+    /// The table of these columns (`day` as a Date).
+    fn to_frame(&self) -> Result<DataFrame, PolarsError> {
+        let day = Int32Chunked::from_vec("day".into(), self.day.clone())
+            .into_date()
+            .into_column();
+        DataFrame::new(
+            self.len(),
+            vec![
+                Column::new("strategy_id".into(), self.strategy_id.clone()),
+                Column::new("lots".into(), self.lots.clone()),
+                day,
+                Column::new("pnl_usd".into(), self.pnl_usd.clone()),
+                Column::new("n_trades".into(), self.n_trades.clone()),
+            ],
+        )
+    }
+
+    /// The columns of a daily table, nulls refused.
+    fn of_frame(df: &DataFrame) -> Result<DailyColumns, String> {
+        let get = |name: &str| df.column(name).map_err(|e| e.to_string());
+        fn no_nulls<T>(name: &str, v: Vec<Option<T>>) -> Result<Vec<T>, String> {
+            v.into_iter()
+                .collect::<Option<Vec<T>>>()
+                .ok_or_else(|| format!("column {name} has nulls"))
+        }
+        let u32s = |name: &str| -> Result<Vec<u32>, String> {
+            let v = get(name)?.u32().map_err(|e| e.to_string())?.iter().collect();
+            no_nulls(name, v)
+        };
+        let f64s = |name: &str| -> Result<Vec<f64>, String> {
+            let v = get(name)?.f64().map_err(|e| e.to_string())?.iter().collect();
+            no_nulls(name, v)
+        };
+        let day = get("day")?.cast(&DataType::Int32).map_err(|e| e.to_string())?;
+        let day = no_nulls("day", day.i32().map_err(|e| e.to_string())?.iter().collect())?;
+        Ok(DailyColumns {
+            strategy_id: u32s("strategy_id")?,
+            lots: f64s("lots")?,
+            day,
+            pnl_usd: f64s("pnl_usd")?,
+            n_trades: u32s("n_trades")?,
+        })
+    }
+}
+
+/// Writes a daily file a row group at a time, from rows handed over in file order (strategy_id,
+/// lots, day ascending): the run hands each checkpointed batch's rows and lets them go, so the
+/// whole table (52.7 M entries for 25 years of the default grid) is never in memory.
+pub struct DailyWriter {
+    path: PathBuf,
+    file: AtomicFile,
+    writer: BatchedWriter<File>,
+    buffer: DailyColumns,
+    last: Option<(u32, f64, i32)>,
+}
+
+impl DailyWriter {
+    /// Starts the daily file of the results file `output` (under a temporary name until
+    /// [`DailyWriter::finish`]), with `calendar` and the results' `metadata`.
+    pub fn create(
+        output: &Path,
+        calendar: &Calendar,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<DailyWriter, ResultsError> {
+        let path = daily_path(output);
+        let io = |source: std::io::Error| ResultsError::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut meta = metadata.clone();
+        meta.insert(keys::CALENDAR.into(), calendar.to_json());
+        let kv: Vec<(String, String)> = meta.into_iter().collect();
+        let mut file = AtomicFile::create(&path).map_err(io)?;
+        let schema = DailyColumns::default()
+            .to_frame()
+            .map_err(|e| io(std::io::Error::other(e)))?
+            .schema()
+            .as_ref()
+            .clone();
+        let writer = ParquetWriter::new(file.file().try_clone().map_err(io)?)
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(kv)))
+            .set_parallel(false)
+            .batched(&schema)
+            .map_err(|e| io(std::io::Error::other(e)))?;
+        Ok(DailyWriter {
+            path,
+            file,
+            writer,
+            buffer: DailyColumns::default(),
+            last: None,
+        })
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> ResultsError {
+        ResultsError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        }
+    }
+
+    /// Appends one entry, refusing one out of file order (a run's invariant, so a bug rather
+    /// than bad input).
+    fn push(&mut self, id: u32, lots: f64, day: &DayPnl) -> Result<(), ResultsError> {
+        let key = (id, lots, day.day);
+        if let Some(last) = self.last {
+            let order = last
+                .0
+                .cmp(&key.0)
+                .then(last.1.total_cmp(&key.1))
+                .then(last.2.cmp(&key.2));
+            if order != std::cmp::Ordering::Less {
+                return Err(self.error(format!(
+                    "daily P&L out of order: strategy {id} lots {lots} day {} after strategy {} lots {} day {}",
+                    iso_date(day.day),
+                    last.0,
+                    last.1,
+                    iso_date(last.2)
+                )));
+            }
+        }
+        self.last = Some(key);
+        let b = &mut self.buffer;
+        b.strategy_id.push(id);
+        b.lots.push(lots);
+        b.day.push(day.day);
+        b.pnl_usd.push(day.pnl_usd);
+        b.n_trades.push(day.n_trades);
+        if b.len() == ROW_GROUP_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Appends the daily P&L of one (strategy, lots) row.
+    pub fn push_row(&mut self, row: &ResultRow) -> Result<(), ResultsError> {
+        let id = u32::try_from(row.strategy_id)
+            .map_err(|_| self.error(format!("strategy id {} exceeds u32", row.strategy_id)))?;
+        for d in &row.daily {
+            self.push(id, row.lots, d)?;
+        }
+        Ok(())
+    }
+
+    /// Appends entry `i` of a daily table (a merge's parts), in file order.
+    pub fn push_entry(&mut self, c: &DailyColumns, i: usize) -> Result<(), ResultsError> {
+        let d = DayPnl {
+            day: c.day[i],
+            n_trades: c.n_trades[i],
+            pnl_usd: c.pnl_usd[i],
+        };
+        self.push(c.strategy_id[i], c.lots[i], &d)
+    }
+
+    fn flush(&mut self) -> Result<(), ResultsError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let df = self.buffer.to_frame().map_err(|e| self.error(e))?;
+        self.writer.write_batch(&df).map_err(|e| self.error(e))?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes the last row group and the footer, and renames the file into place.
+    pub fn finish(mut self) -> Result<(), ResultsError> {
+        self.flush()?;
+        self.writer.finish().map_err(|e| self.error(e))?;
+        let DailyWriter {
+            path, file, writer, ..
+        } = self;
+        drop(writer);
+        file.commit()
+            .map_err(|source| ResultsError::Write { path, source })
+    }
+}
+
+/// Writes the daily file of `output` from `rows` (sorted by (strategy_id, lots); each row's
+/// days ascending), `calendar` and the results' `metadata`.
 pub fn write_daily(
     output: &Path,
     rows: &[ResultRow],
     calendar: &Calendar,
     metadata: &BTreeMap<String, String>,
 ) -> Result<(), ResultsError> {
-    let path = daily_path(output);
-    let mut df = daily_frame(rows).map_err(|e| ResultsError::Write {
-        path: path.clone(),
-        source: std::io::Error::other(e),
-    })?;
-    write_frame(&path, &mut df, calendar, metadata)
+    let mut w = DailyWriter::create(output, calendar, metadata)?;
+    for r in rows {
+        w.push_row(r)?;
+    }
+    w.finish()
 }
 
-/// Writes the daily file of `output` when the run booked daily P&L (`rows`), else removes a
-/// stale one, so a daily file never outlives the results it belonged to.
-pub fn write_or_remove(
-    output: &Path,
-    rows: Option<&[ResultRow]>,
-    calendar: &Calendar,
-    metadata: &BTreeMap<String, String>,
-) -> Result<(), ResultsError> {
-    match rows {
-        Some(rows) => write_daily(output, rows, calendar, metadata),
-        None => {
-            let _ = std::fs::remove_file(daily_path(output));
-            Ok(())
-        }
+/// Removes the daily file of `output`, if any: a run that booked no daily P&L leaves none
+/// behind from an earlier run, so a daily file never outlives the results it belonged to.
+pub fn remove_stale(output: &Path) {
+    let _ = std::fs::remove_file(daily_path(output));
+}
+
+/// A daily file opened: its calendar, metadata (calendar key removed) and row groups. The
+/// table is read a row group at a time ([`Daily::for_each_chunk`]), so a reader holds one group
+/// of it, not the file.
+#[derive(Clone)]
+pub struct Daily {
+    pub path: PathBuf,
+    pub calendar: Calendar,
+    pub metadata: BTreeMap<String, String>,
+    parquet: FileMetadataRef,
+}
+
+impl std::fmt::Debug for Daily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daily")
+            .field("path", &self.path)
+            .field("days", &self.calendar.len())
+            .field("row_groups", &self.parquet.row_groups.len())
+            .finish()
     }
 }
 
-/// Writes a daily table with its calendar and the run's metadata.
-pub(crate) fn write_frame(
-    path: &Path,
-    df: &mut DataFrame,
-    calendar: &Calendar,
-    metadata: &BTreeMap<String, String>,
-) -> Result<(), ResultsError> {
-    let mut meta = metadata.clone();
-    meta.insert(keys::CALENDAR.into(), calendar.to_json());
-    write_parquet(path, df, &meta)
-}
-
-/// A daily file read back: its table, calendar and metadata (calendar key removed).
-#[derive(Debug, Clone)]
-pub struct Daily {
-    pub path: PathBuf,
-    pub frame: DataFrame,
-    pub calendar: Calendar,
-    pub metadata: BTreeMap<String, String>,
-}
-
-/// Reads `path` as a daily file, refusing one without a valid calendar or with other columns.
+/// Opens `path` as a daily file, refusing one without a valid calendar or with other columns.
 pub fn read_daily(path: &Path) -> Result<Daily, ResultsError> {
     let err = |message: String| ResultsError::Read {
         path: path.to_owned(),
         message,
     };
-    let (frame, mut metadata) = read_parquet(path)?;
+    let file = File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut reader = ParquetReader::new(file);
+    let parquet = reader.get_metadata().map_err(|e| err(e.to_string()))?.clone();
+    let mut metadata = super::parquet::stratbox_metadata(&parquet);
     let calendar = metadata
         .remove(keys::CALENDAR)
         .as_deref()
@@ -217,7 +388,8 @@ pub fn read_daily(path: &Path) -> Result<Daily, ResultsError> {
                 keys::CALENDAR
             ))
         })?;
-    let names: Vec<&str> = frame.get_column_names().iter().map(|s| s.as_str()).collect();
+    let schema = reader.schema().map_err(|e| err(e.to_string()))?;
+    let names: Vec<&str> = schema.iter_names().map(|s| s.as_str()).collect();
     if names != ["strategy_id", "lots", "day", "pnl_usd", "n_trades"] {
         return Err(err(format!(
             "columns {names:?}, expected strategy_id, lots, day, pnl_usd, n_trades"
@@ -225,57 +397,68 @@ pub fn read_daily(path: &Path) -> Result<Daily, ResultsError> {
     }
     Ok(Daily {
         path: path.to_owned(),
-        frame,
         calendar,
         metadata,
+        parquet,
     })
 }
 
-/// The columns of a daily table as plain vectors: strategy ids, lots, day numbers, P&L.
-pub struct DailyColumns {
-    pub strategy_id: Vec<u32>,
-    pub lots: Vec<f64>,
-    pub day: Vec<i32>,
-    pub pnl_usd: Vec<f64>,
-    pub n_trades: Vec<u32>,
-}
-
 impl Daily {
-    /// The table's columns, nulls refused.
-    pub fn columns(&self) -> Result<DailyColumns, ResultsError> {
+    /// Entries in the file.
+    pub fn len(&self) -> usize {
+        self.parquet.num_rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Row groups in the file.
+    pub fn row_groups(&self) -> usize {
+        self.parquet.row_groups.len()
+    }
+
+    /// Row group `g`'s columns, nulls refused.
+    pub fn read_group(&self, g: usize) -> Result<DailyColumns, ResultsError> {
         let err = |message: String| ResultsError::Read {
             path: self.path.clone(),
             message,
         };
-        let df = &self.frame;
-        let get = |name: &str| df.column(name).map_err(|e| err(e.to_string()));
-        fn no_nulls<T>(name: &str, v: Vec<Option<T>>) -> Result<Vec<T>, String> {
-            v.into_iter()
-                .collect::<Option<Vec<T>>>()
-                .ok_or_else(|| format!("column {name} has nulls"))
+        let groups = &self.parquet.row_groups;
+        let offset: usize = groups[..g].iter().map(|r| r.num_rows()).sum();
+        let file = File::open(&self.path).map_err(|e| err(e.to_string()))?;
+        let mut reader = ParquetReader::new(file).with_slice(Some((offset, groups[g].num_rows())));
+        reader.set_metadata(self.parquet.clone());
+        let df = reader.finish().map_err(|e| err(e.to_string()))?;
+        DailyColumns::of_frame(&df).map_err(err)
+    }
+
+    /// Calls `f` with each row group's columns in file order; stops at the first error, or
+    /// when `f` answers `Ok(false)` (it needs no more).
+    pub fn for_each_chunk<E: From<ResultsError>>(
+        &self,
+        mut f: impl FnMut(&DailyColumns) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        for g in 0..self.row_groups() {
+            if !f(&self.read_group(g)?)? {
+                break;
+            }
         }
-        let u32s = |name: &str| -> Result<Vec<u32>, ResultsError> {
-            let c = get(name)?;
-            let v = c.u32().map_err(|e| err(e.to_string()))?.iter().collect();
-            no_nulls(name, v).map_err(err)
-        };
-        let f64s = |name: &str| -> Result<Vec<f64>, ResultsError> {
-            let c = get(name)?;
-            let v = c.f64().map_err(|e| err(e.to_string()))?.iter().collect();
-            no_nulls(name, v).map_err(err)
-        };
-        let day = get("day")?
-            .cast(&DataType::Int32)
-            .map_err(|e| err(e.to_string()))?;
-        let day =
-            no_nulls("day", day.i32().map_err(|e| err(e.to_string()))?.iter().collect()).map_err(err)?;
-        Ok(DailyColumns {
-            strategy_id: u32s("strategy_id")?,
-            lots: f64s("lots")?,
-            day,
-            pnl_usd: f64s("pnl_usd")?,
-            n_trades: u32s("n_trades")?,
-        })
+        Ok(())
+    }
+
+    /// The whole table, for tests and small files (readers of real runs go a group at a time).
+    pub fn columns(&self) -> Result<DailyColumns, ResultsError> {
+        let mut all = DailyColumns::default();
+        self.for_each_chunk(|c| {
+            all.strategy_id.extend_from_slice(&c.strategy_id);
+            all.lots.extend_from_slice(&c.lots);
+            all.day.extend_from_slice(&c.day);
+            all.pnl_usd.extend_from_slice(&c.pnl_usd);
+            all.n_trades.extend_from_slice(&c.n_trades);
+            Ok::<bool, ResultsError>(true)
+        })?;
+        Ok(all)
     }
 }
 
@@ -319,5 +502,67 @@ mod tests {
         assert_eq!(cal.to_json(), r#"["1970-01-01","1970-01-02","1970-01-04"]"#);
         assert_eq!(Calendar::from_json(&cal.to_json()), Some(cal));
         assert_eq!(Calendar::from_json(r#"["1970-01-02","1970-01-01"]"#), None);
+    }
+
+    #[test]
+    fn the_writer_cuts_fixed_row_groups_and_the_reader_reads_them_back_a_group_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("r.parquet");
+        let n = 2 * ROW_GROUP_ROWS + 1000;
+        let c = DailyColumns {
+            strategy_id: (0..n).map(|i| (i / 1000) as u32).collect(),
+            lots: vec![0.1; n],
+            day: (0..n).map(|i| (i % 1000) as i32).collect(),
+            pnl_usd: (0..n).map(|i| i as f64 * 0.5 - 7.0).collect(),
+            n_trades: (0..n).map(|i| (i % 3) as u32 + 1).collect(),
+        };
+        let calendar = Calendar {
+            days: (0..1000).collect(),
+        };
+        let meta = BTreeMap::from([(keys::GRID.to_string(), "g".to_string())]);
+        let mut w = DailyWriter::create(&output, &calendar, &meta).unwrap();
+        for i in 0..n {
+            w.push_entry(&c, i).unwrap();
+        }
+        w.finish().unwrap();
+        let d = read_daily(&daily_path(&output)).unwrap();
+        assert_eq!(d.calendar, calendar);
+        assert_eq!(d.metadata, meta);
+        assert_eq!((d.len(), d.row_groups()), (n, 3));
+        let sizes: Vec<usize> = (0..3).map(|g| d.read_group(g).unwrap().len()).collect();
+        assert_eq!(sizes, vec![ROW_GROUP_ROWS, ROW_GROUP_ROWS, 1000]);
+        assert_eq!(d.columns().unwrap(), c);
+        // Stopping early reads no further group.
+        let mut seen = 0;
+        d.for_each_chunk(|_| {
+            seen += 1;
+            Ok::<bool, ResultsError>(false)
+        })
+        .unwrap();
+        assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn an_entry_out_of_order_is_refused_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("r.parquet");
+        let calendar = Calendar { days: vec![0, 1] };
+        let c = DailyColumns {
+            strategy_id: vec![3, 3, 2],
+            lots: vec![0.1; 3],
+            day: vec![0, 1, 0],
+            pnl_usd: vec![1.0; 3],
+            n_trades: vec![1; 3],
+        };
+        let mut w = DailyWriter::create(&output, &calendar, &BTreeMap::new()).unwrap();
+        w.push_entry(&c, 0).unwrap();
+        w.push_entry(&c, 1).unwrap();
+        let e = w.push_entry(&c, 2).unwrap_err().to_string();
+        assert!(
+            e.contains("out of order: strategy 2 lots 0.1 day 1970-01-01 after strategy 3"),
+            "{e}"
+        );
+        drop(w);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

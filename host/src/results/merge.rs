@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::daily::{Calendar, daily_path, read_daily, write_frame};
+use super::daily::{Daily, DailyColumns, DailyWriter, daily_path, read_daily};
 use super::{ResultsError, keys, read_parquet, write_parquet};
 use crate::grid::Grid;
 
@@ -157,38 +157,85 @@ fn merge_daily(
             with[0].display()
         )));
     }
-    let mut calendar: Option<(PathBuf, Calendar)> = None;
-    let mut all: Option<DataFrame> = None;
+    let mut dailies: Vec<Daily> = Vec::with_capacity(with.len());
     for part in with {
         let d = read_daily(&daily_path(part))?;
-        match &calendar {
-            None => calendar = Some((d.path.clone(), d.calendar.clone())),
-            Some((first, c)) if *c != d.calendar => {
-                return Err(ResultsError::Merge(format!(
-                    "{} and {} have different calendars ({} and {} days)",
-                    first.display(),
-                    d.path.display(),
-                    c.len(),
-                    d.calendar.len()
-                )));
-            }
-            Some(_) => {}
+        if let Some(first) = dailies.first()
+            && first.calendar != d.calendar
+        {
+            return Err(ResultsError::Merge(format!(
+                "{} and {} have different calendars ({} and {} days)",
+                first.path.display(),
+                d.path.display(),
+                first.calendar.len(),
+                d.calendar.len()
+            )));
         }
-        match &mut all {
-            None => all = Some(d.frame),
-            Some(all) => {
-                all.vstack_mut(&d.frame)
-                    .map_err(|e| ResultsError::Merge(format!("{}: {e}", d.path.display())))?;
-            }
-        }
+        dailies.push(d);
     }
-    let (_, calendar) = calendar.expect("at least one daily file");
-    let mut all = all
-        .expect("at least one daily file")
-        .sort(["strategy_id", "lots", "day"], SortMultipleOptions::default())
-        .map_err(|e| ResultsError::Merge(e.to_string()))?;
-    all.rechunk_mut();
-    write_frame(&daily_path(output), &mut all, &calendar, meta)
+    // A k-way merge of the parts, each sorted already, a row group of each at a time: the
+    // merged file is never in memory, and its row groups fall where a single run puts them.
+    let mut writer = DailyWriter::create(output, &dailies[0].calendar, meta)?;
+    let mut cursors = dailies
+        .iter()
+        .map(PartCursor::open)
+        .collect::<Result<Vec<_>, _>>()?;
+    loop {
+        let next = cursors
+            .iter()
+            .enumerate()
+            .filter_map(|(k, c)| c.key().map(|key| (k, key)))
+            .min_by(|a, b| {
+                let (x, y) = (a.1, b.1);
+                x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2))
+            });
+        let Some((k, _)) = next else { break };
+        let c = &mut cursors[k];
+        writer.push_entry(&c.columns, c.at)?;
+        c.advance()?;
+    }
+    writer.finish()
+}
+
+/// Where a merge stands in one part's daily file: a row group read, and the entry next.
+struct PartCursor<'a> {
+    daily: &'a Daily,
+    group: usize,
+    columns: DailyColumns,
+    at: usize,
+}
+
+impl<'a> PartCursor<'a> {
+    fn open(daily: &'a Daily) -> Result<PartCursor<'a>, ResultsError> {
+        let mut c = PartCursor {
+            daily,
+            group: 0,
+            columns: DailyColumns::default(),
+            at: 0,
+        };
+        c.fill()?;
+        Ok(c)
+    }
+
+    /// Reads row groups from `group` on until one has entries (or none is left).
+    fn fill(&mut self) -> Result<(), ResultsError> {
+        while self.at >= self.columns.len() && self.group < self.daily.row_groups() {
+            self.columns = self.daily.read_group(self.group)?;
+            self.group += 1;
+            self.at = 0;
+        }
+        Ok(())
+    }
+
+    fn key(&self) -> Option<(u32, f64, i32)> {
+        let (c, i) = (&self.columns, self.at);
+        (i < c.len()).then(|| (c.strategy_id[i], c.lots[i], c.day[i]))
+    }
+
+    fn advance(&mut self) -> Result<(), ResultsError> {
+        self.at += 1;
+        self.fill()
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use polars::prelude::*;
 use stratbox_engine::ResultRow;
 
-use super::ratios::annualised;
+use super::ratios::Ratios;
 use super::{METRIC_COLUMNS, ResultsError};
 use crate::grid::{Grid, ParamKind};
 use crate::util::fs::write_atomic;
@@ -18,13 +18,13 @@ pub fn sort_rows(rows: &mut [ResultRow]) {
 }
 
 /// Builds the results table. `param_order` lists grid parameter positions in column order.
-/// `calendar_days` is the calendar's length when the rows carry their daily P&L (then
-/// `sharpe` and `sortino` are computed from it), `None` when they do not (both null).
+/// `ratios` are each row's `sharpe` and `sortino` ([`Ratios::of`]) when the run booked daily
+/// P&L, `None` when it did not (both columns null).
 pub fn to_frame(
     grid: &Grid,
     param_order: &[usize],
     rows: &[ResultRow],
-    calendar_days: Option<usize>,
+    ratios: Option<&[Ratios]>,
 ) -> Result<DataFrame, PolarsError> {
     let n = rows.len();
     let mut columns: Vec<Column> = Vec::with_capacity(3 + param_order.len() + METRIC_COLUMNS.len());
@@ -79,17 +79,16 @@ pub fn to_frame(
     col!("ruined", |r| r.ruined, bool);
     col!("open_at_end", |r| r.open_at_end, bool);
     col!("open_pnl_usd", |r| r.open_pnl_usd, f64);
-    let ratios: Vec<(Option<f64>, Option<f64>)> = rows
-        .iter()
-        .map(|r| calendar_days.map_or((None, None), |t| annualised(&r.daily, t)))
-        .collect();
+    let none = vec![Ratios::default(); if ratios.is_some() { 0 } else { n }];
+    let ratios = ratios.unwrap_or(&none);
+    assert_eq!(ratios.len(), n, "one pair of ratios per row");
     columns.push(Column::new(
         "sharpe".into(),
-        ratios.iter().map(|r| r.0).collect::<Vec<Option<f64>>>(),
+        ratios.iter().map(|r| r.sharpe).collect::<Vec<Option<f64>>>(),
     ));
     columns.push(Column::new(
         "sortino".into(),
-        ratios.iter().map(|r| r.1).collect::<Vec<Option<f64>>>(),
+        ratios.iter().map(|r| r.sortino).collect::<Vec<Option<f64>>>(),
     ));
     DataFrame::new(n, columns)
 }
@@ -124,6 +123,13 @@ pub fn read_parquet(path: &Path) -> Result<(DataFrame, BTreeMap<String, String>)
     let file = File::open(path).map_err(|e| err(e.to_string()))?;
     let mut reader = ParquetReader::new(file);
     let meta = reader.get_metadata().map_err(|e| err(e.to_string()))?.clone();
+    let metadata = stratbox_metadata(&meta);
+    let df = reader.finish().map_err(|e| err(e.to_string()))?;
+    Ok((df, metadata))
+}
+
+/// The `stratbox.` key-value metadata of a Parquet file.
+pub(crate) fn stratbox_metadata(meta: &FileMetadataRef) -> BTreeMap<String, String> {
     let mut metadata = BTreeMap::new();
     for kv in meta.key_value_metadata.iter().flatten() {
         if kv.key.starts_with("stratbox.")
@@ -132,6 +138,5 @@ pub fn read_parquet(path: &Path) -> Result<(DataFrame, BTreeMap<String, String>)
             metadata.insert(kv.key.clone(), v.clone());
         }
     }
-    let df = reader.finish().map_err(|e| err(e.to_string()))?;
-    Ok((df, metadata))
+    metadata
 }

@@ -39,15 +39,24 @@ pub fn sortino_per_day(pnl: impl Iterator<Item = f64> + Clone, days: usize) -> O
     (denominator > 0.0).then(|| sum / t / denominator)
 }
 
-/// The result columns `sharpe` and `sortino` of one row's daily P&L over `days` days:
-/// annualised with `sqrt(252)`.
-pub fn annualised(daily: &[DayPnl], days: usize) -> (Option<f64>, Option<f64>) {
-    let pnl = daily.iter().map(|d| d.pnl_usd);
-    let a = DAYS_PER_YEAR.sqrt();
-    (
-        sharpe_per_day(pnl.clone(), days).map(|s| s * a),
-        sortino_per_day(pnl, days).map(|s| s * a),
-    )
+/// The result columns `sharpe` and `sortino` of one row.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Ratios {
+    pub sharpe: Option<f64>,
+    pub sortino: Option<f64>,
+}
+
+impl Ratios {
+    /// The ratios of one row's daily P&L over `days` calendar days, annualised with
+    /// `sqrt(252)`.
+    pub fn of(daily: &[DayPnl], days: usize) -> Ratios {
+        let pnl = daily.iter().map(|d| d.pnl_usd);
+        let a = DAYS_PER_YEAR.sqrt();
+        Ratios {
+            sharpe: sharpe_per_day(pnl.clone(), days).map(|s| s * a),
+            sortino: sortino_per_day(pnl, days).map(|s| s * a),
+        }
+    }
 }
 
 #[cfg(test)]

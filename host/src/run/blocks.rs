@@ -54,6 +54,16 @@ impl Blocks {
         bars as u64 > self.block_bars + self.lookahead_bars
     }
 
+    /// The smallest blocks: one sweep window. A series that even these would not stream goes
+    /// whole, so a cap too small for them matters only for a longer one.
+    pub fn smallest() -> Blocks {
+        let window = SWEEP_WINDOW as u64;
+        Blocks {
+            block_bars: window,
+            lookahead_bars: Blocks::lookahead(window),
+        }
+    }
+
     /// Bytes of instance memory a block of `block_bars` is estimated to need.
     pub fn needs(block_bars: u64) -> u64 {
         GUEST_BASE_BYTES + (block_bars + Blocks::lookahead(block_bars)) * BYTES_PER_BAR

@@ -151,8 +151,9 @@ impl Checkpoint {
         write_bytes_atomic(&path, &bytes).map_err(|e| io(&path, e))
     }
 
-    /// Reads a finished batch back.
-    pub fn load(&self, index: usize) -> Result<BatchRecord, CheckpointError> {
+    /// Reads finished batch `index`, which must cover `range`: its rows lie inside it, so
+    /// batches loaded in the order of their ranges give the rows in strategy order.
+    pub fn load(&self, index: usize, range: &std::ops::Range<u64>) -> Result<BatchRecord, CheckpointError> {
         let path = self.batch_path(index);
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
         let record: BatchRecord =
@@ -164,6 +165,23 @@ impl Checkpoint {
             return Err(CheckpointError::Damaged {
                 path,
                 message: format!("holds batch {}", record.index),
+            });
+        }
+        let outside = record.rows.iter().find(|r| !range.contains(&r.strategy_id));
+        if (record.start..record.end) != *range || outside.is_some() {
+            return Err(CheckpointError::Damaged {
+                path,
+                message: format!(
+                    "holds strategies {}..{}{}, not batch {index}'s {}..{}",
+                    record.start,
+                    record.end,
+                    outside.map_or(String::new(), |r| format!(
+                        " (a row of strategy {})",
+                        r.strategy_id
+                    )),
+                    range.start,
+                    range.end
+                ),
             });
         }
         Ok(record)
@@ -220,7 +238,13 @@ mod tests {
         cp.save(&record).unwrap();
         let again = Checkpoint::open(&output, &m, false).unwrap();
         assert_eq!(again.done().unwrap(), BTreeSet::from([3]));
-        assert_eq!(again.load(3).unwrap(), record);
+        assert_eq!(again.load(3, &(1500..2000)).unwrap(), record);
+        // Loaded as another batch's range: refused, not mixed into the wrong place.
+        let e = again.load(3, &(1000..1500)).unwrap_err().to_string();
+        assert!(
+            e.contains("holds strategies 1500..2000, not batch 3's 1000..1500"),
+            "{e}"
+        );
         let other = manifest(&[("batch_size", "200")]);
         assert!(matches!(
             Checkpoint::open(&output, &other, false),

@@ -52,7 +52,8 @@ use crate::data::{self, Bars, DataError, LoadOptions, LoadReport};
 use crate::exit::Exit;
 use crate::features;
 use crate::grid::{Grid, GridError};
-use crate::results::daily::{self, Calendar};
+use crate::results::daily::{self, Calendar, DailyWriter};
+use crate::results::ratios::Ratios;
 use crate::results::{self, ResultsError, keys, sidecar};
 use crate::sandbox::{ComponentInfo, Limits, LoadError, Sandbox};
 use crate::sys;
@@ -316,7 +317,12 @@ pub fn run_until(
     // series, and no memory image is built. A shorter series is no larger than a block, and
     // goes into the memory image (or is copied in) as before, the cheapest way for it.
     let streamed = match cfg.resident_columns && crate::sandbox::streams_bars(&cfg.component.bytes) {
-        true => Some(Blocks::for_cap(cfg.limits.memory_bytes as u64)?).filter(|b| b.streams(columns.len())),
+        true => match Blocks::for_cap(cfg.limits.memory_bytes as u64) {
+            Ok(blocks) => Some(blocks).filter(|b| b.streams(columns.len())),
+            // Too small a cap for one window refuses only a series that would stream.
+            Err(_) if !Blocks::smallest().streams(columns.len()) => None,
+            Err(e) => return Err(e.into()),
+        },
         false => None,
     };
     let resident = match &mut backend {
@@ -449,31 +455,55 @@ pub fn run_until(
     }
 
     let t = Instant::now();
-    let mut rows = Vec::with_capacity(strategies as usize * cfg.grid.lots.len());
-    let mut failures = Vec::new();
-    for (index, _) in &batches {
-        let record = checkpoint.load(*index)?;
-        rows.extend(record.rows);
-        failures.extend(record.failures);
-    }
-    results::sort_rows(&mut rows);
-    failures.sort_by_key(|f| f.range.start);
     let calendar = Calendar::of_bars(&bars.time);
-    let days = job.books_daily().then_some(calendar.len());
-    let mut df =
-        results::to_frame(&cfg.grid, &param_order, &rows, days).map_err(|e| ResultsError::Write {
-            path: cfg.output.clone(),
-            source: std::io::Error::other(e),
-        })?;
+    let books_daily = job.books_daily();
+    // Writing needs neither the series nor the component: let them go before the rows come
+    // back from the checkpoints.
+    drop(job);
+    drop(backend);
+    drop(bars);
     if let Some(shard) = cfg.shard {
         meta.insert(keys::SHARD.into(), shard.to_string());
     }
-    daily::write_or_remove(
-        &cfg.output,
-        job.books_daily().then_some(&rows[..]),
-        &calendar,
-        &meta,
-    )?;
+    // The batches' rows come back one batch at a time, in strategy order: each row's daily
+    // P&L goes straight into the daily file (and its Sharpe and Sortino into `ratios`) and is
+    // let go, so the run never holds the whole daily table (the issue of 25 years: 52.7 M
+    // entries).
+    let mut daily = match books_daily {
+        true => Some(DailyWriter::create(&cfg.output, &calendar, &meta)?),
+        false => {
+            daily::remove_stale(&cfg.output);
+            None
+        }
+    };
+    let mut in_order = batches.clone();
+    in_order.sort_by_key(|(_, range)| range.start);
+    let mut rows = Vec::with_capacity(strategies as usize * cfg.grid.lots.len());
+    let mut ratios = Vec::with_capacity(if books_daily { rows.capacity() } else { 0 });
+    let mut failures = Vec::new();
+    for (index, range) in &in_order {
+        let record = checkpoint.load(*index, range)?;
+        let mut batch = record.rows;
+        results::sort_rows(&mut batch);
+        for mut row in batch {
+            if let Some(daily) = &mut daily {
+                ratios.push(Ratios::of(&row.daily, calendar.len()));
+                daily.push_row(&row)?;
+            }
+            row.daily = Vec::new();
+            rows.push(row);
+        }
+        failures.extend(record.failures);
+    }
+    failures.sort_by_key(|f| f.range.start);
+    let mut df = results::to_frame(&cfg.grid, &param_order, &rows, books_daily.then_some(&ratios[..]))
+        .map_err(|e| ResultsError::Write {
+            path: cfg.output.clone(),
+            source: std::io::Error::other(e),
+        })?;
+    if let Some(daily) = daily {
+        daily.finish()?;
+    }
     results::write_parquet(&cfg.output, &mut df, &meta)?;
     sidecar::write_failures(&cfg.output, &failures)?;
     checkpoint.finish()?;

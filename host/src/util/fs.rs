@@ -18,22 +18,64 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// Writes `path` through a temporary file and a rename, creating its directory. On any error
 /// the temporary file is removed and `path` is left as it was.
 pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> io::Result<()>) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+    let mut file = AtomicFile::create(path)?;
+    write(file.file())?;
+    file.commit()
+}
+
+/// A file being written under a temporary name beside `path`: [`AtomicFile::commit`] flushes,
+/// syncs and renames it into place; dropped without a commit (an error, a panic, a return
+/// with `?`), the temporary file is removed and `path` is left as it was.
+///
+/// Why a guard and not only [`write_atomic`]'s closure: a writer fed from several sources
+/// (the daily file, built batch by batch from the checkpoints) fails with their own error
+/// types, which a guard lets each caller keep.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<File>,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file of `path`, and `path`'s directory.
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = temp_path(path);
+        let file = File::create(&tmp)?;
+        Ok(AtomicFile {
+            path: path.to_owned(),
+            tmp,
+            file: Some(file),
+        })
     }
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = File::create(&tmp)?;
-        write(&mut file)?;
+
+    /// The file to write to.
+    pub fn file(&mut self) -> &mut File {
+        self.file.as_mut().expect("open until committed")
+    }
+
+    /// Flushes, syncs and renames the file into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let mut file = self.file.take().expect("open until committed");
         file.flush()?;
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        std::fs::rename(&self.tmp, &self.path)?;
+        // Renamed: nothing left for Drop to remove.
+        self.tmp = PathBuf::new();
+        Ok(())
     }
-    result
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        self.file.take();
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// [`write_atomic`] of bytes already in memory.
