@@ -128,8 +128,8 @@ const SERIES: &str = "stratbox:backtest/series@0.1.0";
 /// the resident block of protocol 3 is ([`encode_bars`]). The guest chooses the
 /// range, so it is checked; what one call costs the host is bounded by the series (one encoding,
 /// freed when the call returns), and what the guest keeps of it by its memory cap.
-fn read_bars(state: &State, (start, count): (u64, u64)) -> Result<Vec<u8>, String> {
-    let Some(lent) = &state.series else {
+fn read_bars(series: Option<&Lent>, (start, count): (u64, u64)) -> Result<Vec<u8>, String> {
+    let Some(lent) = series else {
         return Err(NOT_STREAMED.into());
     };
     encode_bars(&lent.bars, start, count)
@@ -139,18 +139,19 @@ fn read_bars(state: &State, (start, count): (u64, u64)) -> Result<Vec<u8>, Strin
 /// that are not [`StreamedDays`] and more entries than the batch can have (so a guest cannot
 /// make the host hold more than its honest reply would). Whether the days make sense (rows,
 /// order, counts) is checked with the reply, like the days the reply carries.
-fn write_days(state: &mut State, days: &[u8]) -> Result<(), String> {
-    let Some(lent) = &mut state.series else {
+fn write_days(series: Option<&mut Lent>, days: &[u8]) -> Result<(), String> {
+    let Some(lent) = series else {
         return Err(NOT_STREAMED.into());
     };
     let days: StreamedDays = decode(days).map_err(|e| format!("write-days: {e}"))?;
-    lent.entries += days.iter().map(|(_, d)| d.len()).sum::<usize>();
-    if lent.entries > lent.max_entries {
+    let entries = lent.entries + days.iter().map(|(_, d)| d.len()).sum::<usize>();
+    if entries > lent.max_entries {
         return Err(format!(
-            "write-days: {} day entries, more than the batch's rows times the series' days ({})",
-            lent.entries, lent.max_entries
+            "write-days: {entries} day entries, more than the batch's rows times the series' days ({})",
+            lent.max_entries
         ));
     }
+    lent.entries = entries;
     lent.days.extend(days);
     Ok(())
 }
@@ -161,12 +162,14 @@ fn link_series(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     let mut series = linker.instance(SERIES)?;
     series.func_wrap(
         "read-bars",
-        |store: wasmtime::StoreContextMut<'_, State>, args: (u64, u64)| Ok((read_bars(store.data(), args),)),
+        |store: wasmtime::StoreContextMut<'_, State>, args: (u64, u64)| {
+            Ok((read_bars(store.data().series.as_ref(), args),))
+        },
     )?;
     series.func_wrap(
         "write-days",
         |mut store: wasmtime::StoreContextMut<'_, State>, (days,): (Vec<u8>,)| {
-            Ok((write_days(store.data_mut(), &days),))
+            Ok((write_days(store.data_mut().series.as_mut(), &days),))
         },
     )?;
     Ok(())
@@ -311,4 +314,72 @@ pub(crate) fn new_store(engine: &Engine, limits: &Limits) -> Store<State> {
     }
     store.set_hostcall_fuel(limits.reply_bytes);
     store
+}
+
+#[cfg(test)]
+mod tests {
+    //! The `series` import's refusals, as a hostile guest would meet them: the host's answers
+    //! are errors the guest gets back, never a panic, and nothing refused is kept.
+    use super::*;
+    use stratbox_engine::protocol::{DayPnl, encode};
+
+    fn lent(bars: ColumnsRef<'static>, max_entries: usize) -> Lent {
+        Lent {
+            bars,
+            days: Vec::new(),
+            entries: 0,
+            max_entries,
+        }
+    }
+
+    fn days(row: u32, n: usize) -> StreamedDays {
+        let d = DayPnl {
+            day: 17532,
+            n_trades: 1,
+            pnl_usd: 1.5,
+        };
+        vec![(row, vec![d; n])]
+    }
+
+    #[test]
+    fn write_days_refuses_garbage_and_more_entries_than_the_batch_can_have() {
+        let mut l = lent(ColumnsRef::default(), 4);
+        let e = write_days(Some(&mut l), b"this is not bincode at all").unwrap_err();
+        assert!(e.starts_with("write-days: "), "{e}");
+        write_days(Some(&mut l), &encode(&days(0, 3))).unwrap();
+        let e = write_days(Some(&mut l), &encode(&days(1, 2))).unwrap_err();
+        assert_eq!(
+            e,
+            "write-days: 5 day entries, more than the batch's rows times the series' days (4)"
+        );
+        // The refused call kept nothing, and the count did not move: one more entry still fits.
+        assert_eq!(l.days, days(0, 3));
+        write_days(Some(&mut l), &encode(&days(1, 1))).unwrap();
+        assert_eq!(l.days.len(), 2);
+        assert_eq!(write_days(None, &encode(&days(0, 1))).unwrap_err(), NOT_STREAMED);
+    }
+
+    #[test]
+    fn read_bars_refuses_a_range_outside_the_series_even_one_that_overflows() {
+        let time: &'static [i64] = Box::leak(vec![60i64, 120, 180].into_boxed_slice());
+        let prices: &'static [i64] = Box::leak(vec![1i64; 3].into_boxed_slice());
+        let features: &'static [f64] = Box::leak(vec![0.0f64; 3].into_boxed_slice());
+        let bars = ColumnsRef {
+            time,
+            open: prices,
+            high: prices,
+            low: prices,
+            close: prices,
+            momentum: features,
+            volatility: features,
+            trend: features,
+        };
+        let l = lent(bars, 0);
+        assert!(read_bars(Some(&l), (1, 2)).is_ok());
+        for range in [(2, 2), (u64::MAX, 2), (0, u64::MAX)] {
+            let e = read_bars(Some(&l), range).unwrap_err();
+            assert!(e.contains("lie outside the series of 3 bars"), "{range:?}: {e}");
+        }
+        assert_eq!(read_bars(None, (0, 1)).unwrap_err(), NOT_STREAMED);
+    }
 }
