@@ -142,27 +142,20 @@ impl DailyColumns {
         self.strategy_id.is_empty()
     }
 
-    fn clear(&mut self) {
-        self.strategy_id.clear();
-        self.lots.clear();
-        self.day.clear();
-        self.pnl_usd.clear();
-        self.n_trades.clear();
-    }
-
     /// The table of these columns (`day` as a Date).
-    fn to_frame(&self) -> Result<DataFrame, PolarsError> {
-        let day = Int32Chunked::from_vec("day".into(), self.day.clone())
+    fn into_frame(self) -> Result<DataFrame, PolarsError> {
+        let n = self.len();
+        let day = Int32Chunked::from_vec("day".into(), self.day)
             .into_date()
             .into_column();
         DataFrame::new(
-            self.len(),
+            n,
             vec![
-                Column::new("strategy_id".into(), self.strategy_id.clone()),
-                Column::new("lots".into(), self.lots.clone()),
+                Column::new("strategy_id".into(), self.strategy_id),
+                Column::new("lots".into(), self.lots),
                 day,
-                Column::new("pnl_usd".into(), self.pnl_usd.clone()),
-                Column::new("n_trades".into(), self.n_trades.clone()),
+                Column::new("pnl_usd".into(), self.pnl_usd),
+                Column::new("n_trades".into(), self.n_trades),
             ],
         )
     }
@@ -200,10 +193,20 @@ impl DailyColumns {
 /// whole table (52.7 M entries for 25 years of the default grid) is never in memory.
 pub struct DailyWriter {
     path: PathBuf,
-    file: AtomicFile,
+    /// Declared before `file`, so that on an error its handle is closed before the temporary
+    /// file is removed.
     writer: BatchedWriter<File>,
+    file: AtomicFile,
     buffer: DailyColumns,
-    last: Option<(u32, f64, i32)>,
+    last: Option<EntryKey>,
+}
+
+/// Where an entry sorts in a daily file: (strategy_id, lots, day).
+pub(crate) type EntryKey = (u32, f64, i32);
+
+/// The file order of entries (lots by `total_cmp`, so the order is total).
+pub(crate) fn entry_order(a: &EntryKey, b: &EntryKey) -> std::cmp::Ordering {
+    a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
 }
 
 impl DailyWriter {
@@ -224,7 +227,7 @@ impl DailyWriter {
         let kv: Vec<(String, String)> = meta.into_iter().collect();
         let mut file = AtomicFile::create(&path).map_err(io)?;
         let schema = DailyColumns::default()
-            .to_frame()
+            .into_frame()
             .map_err(|e| io(std::io::Error::other(e)))?
             .schema()
             .as_ref()
@@ -254,21 +257,16 @@ impl DailyWriter {
     /// than bad input).
     fn push(&mut self, id: u32, lots: f64, day: &DayPnl) -> Result<(), ResultsError> {
         let key = (id, lots, day.day);
-        if let Some(last) = self.last {
-            let order = last
-                .0
-                .cmp(&key.0)
-                .then(last.1.total_cmp(&key.1))
-                .then(last.2.cmp(&key.2));
-            if order != std::cmp::Ordering::Less {
-                return Err(self.error(format!(
-                    "daily P&L out of order: strategy {id} lots {lots} day {} after strategy {} lots {} day {}",
-                    iso_date(day.day),
-                    last.0,
-                    last.1,
-                    iso_date(last.2)
-                )));
-            }
+        if let Some(last) = self.last
+            && entry_order(&last, &key) != std::cmp::Ordering::Less
+        {
+            return Err(self.error(format!(
+                "daily P&L out of order: strategy {id} lots {lots} day {} after strategy {} lots {} day {}",
+                iso_date(day.day),
+                last.0,
+                last.1,
+                iso_date(last.2)
+            )));
         }
         self.last = Some(key);
         let b = &mut self.buffer;
@@ -307,10 +305,10 @@ impl DailyWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let df = self.buffer.to_frame().map_err(|e| self.error(e))?;
-        self.writer.write_batch(&df).map_err(|e| self.error(e))?;
-        self.buffer.clear();
-        Ok(())
+        let df = std::mem::take(&mut self.buffer)
+            .into_frame()
+            .map_err(|e| self.error(e))?;
+        self.writer.write_batch(&df).map_err(|e| self.error(e))
     }
 
     /// Writes the last row group and the footer, and renames the file into place.

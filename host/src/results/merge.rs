@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::daily::{Daily, DailyColumns, DailyWriter, daily_path, read_daily};
+use super::daily::{Daily, DailyColumns, DailyWriter, EntryKey, daily_path, entry_order, read_daily};
 use super::{ResultsError, keys, read_parquet, write_parquet};
 use crate::grid::Grid;
 
@@ -185,10 +185,7 @@ fn merge_daily(
             .iter()
             .enumerate()
             .filter_map(|(k, c)| c.key().map(|key| (k, key)))
-            .min_by(|a, b| {
-                let (x, y) = (a.1, b.1);
-                x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)).then(x.2.cmp(&y.2))
-            });
+            .min_by(|a, b| entry_order(&a.1, &b.1));
         let Some((k, _)) = next else { break };
         let c = &mut cursors[k];
         writer.push_entry(&c.columns, c.at)?;
@@ -227,7 +224,7 @@ impl<'a> PartCursor<'a> {
         Ok(())
     }
 
-    fn key(&self) -> Option<(u32, f64, i32)> {
+    fn key(&self) -> Option<EntryKey> {
         let (c, i) = (&self.columns, self.at);
         (i < c.len()).then(|| (c.strategy_id[i], c.lots[i], c.day[i]))
     }
