@@ -416,7 +416,7 @@ impl Daily {
         self.parquet.row_groups.len()
     }
 
-    /// Row group `g`'s columns, nulls refused.
+    /// Row group `g`'s columns, nulls and non-finite numbers refused.
     pub fn read_group(&self, g: usize) -> Result<DailyColumns, ResultsError> {
         let err = |message: String| ResultsError::Read {
             path: self.path.clone(),
@@ -428,7 +428,24 @@ impl Daily {
         let mut reader = ParquetReader::new(file).with_slice(Some((offset, groups[g].num_rows())));
         reader.set_metadata(self.parquet.clone());
         let df = reader.finish().map_err(|e| err(e.to_string()))?;
-        DailyColumns::of_frame(&df).map_err(err)
+        let c = DailyColumns::of_frame(&df).map_err(err)?;
+        // A NaN or an infinity (a damaged or hand-made file; the engine books neither) would
+        // turn every mean, variance and maximum that reads it into NaN without a word: refused
+        // here, where every reader (luck, walk-forward, report, merge) reads.
+        let bad = (0..c.len()).find(|&i| !c.lots[i].is_finite() || !c.pnl_usd[i].is_finite());
+        if let Some(i) = bad {
+            let (field, value) = match c.lots[i].is_finite() {
+                true => ("pnl_usd", c.pnl_usd[i]),
+                false => ("lots", c.lots[i]),
+            };
+            return Err(err(format!(
+                "row {} (strategy {}, {}): {field} is {value}, not a finite number",
+                offset + i + 1,
+                c.strategy_id[i],
+                iso_date(c.day[i])
+            )));
+        }
+        Ok(c)
     }
 
     /// Calls `f` with each row group's columns in file order; stops at the first error, or
@@ -538,6 +555,46 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, 1);
+    }
+
+    /// A daily file with a NaN or an infinity in it (written here: the writer takes what it is
+    /// given) is refused by every read, naming the file, the row, the field and the value.
+    #[test]
+    fn a_number_that_is_not_finite_is_refused_naming_row_field_and_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let calendar = Calendar { days: vec![0, 1] };
+        let case = |name: &str, lots: f64, pnl: f64| {
+            let output = dir.path().join(format!("{name}.parquet"));
+            let c = DailyColumns {
+                strategy_id: vec![3, 3, 5],
+                lots: vec![0.1, 0.1, lots],
+                day: vec![0, 1, 1],
+                pnl_usd: vec![1.0, -2.5, pnl],
+                n_trades: vec![1; 3],
+            };
+            let mut w = DailyWriter::create(&output, &calendar, &BTreeMap::new()).unwrap();
+            for i in 0..c.len() {
+                w.push_entry(&c, i).unwrap();
+            }
+            w.finish().unwrap();
+            let d = read_daily(&daily_path(&output)).unwrap();
+            let e = d.columns().unwrap_err();
+            assert_eq!(e.exit(), crate::Exit::BadInput);
+            e.to_string()
+        };
+        let e = case("nan", 0.1, f64::NAN);
+        assert!(
+            e.contains("nan.daily.parquet")
+                && e.contains("row 3 (strategy 5, 1970-01-02): pnl_usd is NaN, not a finite number"),
+            "{e}"
+        );
+        let e = case("inf", 0.1, f64::NEG_INFINITY);
+        assert!(
+            e.contains("row 3 (strategy 5, 1970-01-02): pnl_usd is -inf"),
+            "{e}"
+        );
+        let e = case("lots", f64::INFINITY, 1.0);
+        assert!(e.contains("row 3 (strategy 5, 1970-01-02): lots is inf"), "{e}");
     }
 
     #[test]
