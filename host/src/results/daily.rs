@@ -17,6 +17,7 @@ use stratbox_engine::ResultRow;
 use stratbox_engine::metrics::utc_day;
 use stratbox_engine::protocol::DayPnl;
 
+use super::row_groups::RowGroupWriter;
 use super::{ResultsError, keys};
 use crate::util::fs::AtomicFile;
 
@@ -193,9 +194,9 @@ impl DailyColumns {
 /// whole table (52.7 M entries for 25 years of the default grid) is never in memory.
 pub struct DailyWriter {
     path: PathBuf,
-    /// Declared before `file`, so that on an error its handle is closed before the temporary
-    /// file is removed.
-    writer: BatchedWriter<File>,
+    /// Declared before `file`, so that on an error its thread and its handle are closed before
+    /// the temporary file is removed.
+    writer: RowGroupWriter,
     file: AtomicFile,
     buffer: DailyColumns,
     last: Option<EntryKey>,
@@ -237,6 +238,7 @@ impl DailyWriter {
             .set_parallel(false)
             .batched(&schema)
             .map_err(|e| io(std::io::Error::other(e)))?;
+        let writer = RowGroupWriter::spawn(writer).map_err(io)?;
         Ok(DailyWriter {
             path,
             file,
@@ -308,13 +310,13 @@ impl DailyWriter {
         let df = std::mem::take(&mut self.buffer)
             .into_frame()
             .map_err(|e| self.error(e))?;
-        self.writer.write_batch(&df).map_err(|e| self.error(e))
+        self.writer.write(df).map_err(|e| self.error(e))
     }
 
     /// Writes the last row group and the footer, and renames the file into place.
     pub fn finish(mut self) -> Result<(), ResultsError> {
         self.flush()?;
-        self.writer.finish().map_err(|e| self.error(e))?;
+        self.writer.close().map_err(|e| self.error(e))?;
         let DailyWriter {
             path, file, writer, ..
         } = self;

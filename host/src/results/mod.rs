@@ -15,6 +15,7 @@ pub mod daily;
 pub mod merge;
 mod parquet;
 pub mod ratios;
+mod row_groups;
 pub mod sidecar;
 
 use std::path::PathBuf;

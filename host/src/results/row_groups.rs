@@ -1,0 +1,75 @@
+//! A Parquet file's row groups encoded on a thread of their own.
+//!
+//! Why: polars encodes a daily file's 262,144-entry row group in ~15 ms, which for the bundled
+//! year's 2.1 M entries was most of a run's write phase, and the thread that hands the entries
+//! over (loading and sorting checkpointed batches, computing each row's ratios) waited for it.
+//! With the encoding here, the two overlap: the caller fills the next group while this thread
+//! encodes the last one. The groups, their order and so the bytes are the same as written in
+//! line; at most one finished group waits in the channel, so memory stays a few groups.
+
+use std::fs::File;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use polars::prelude::{BatchedWriter, DataFrame};
+
+/// The sending end of an encoding thread; dropping it closes the thread's writer and waits for
+/// it, so that the file is closed before anyone removes it.
+pub(crate) struct RowGroupWriter {
+    groups: Option<SyncSender<DataFrame>>,
+    thread: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl RowGroupWriter {
+    /// Starts the thread that writes each group sent with [`RowGroupWriter::write`] through
+    /// `writer`, then the footer once the groups end.
+    pub(crate) fn spawn(writer: BatchedWriter<File>) -> std::io::Result<RowGroupWriter> {
+        let (groups, received) = sync_channel::<DataFrame>(1);
+        let thread = std::thread::Builder::new()
+            .name("stratbox-row-groups".into())
+            .spawn(move || {
+                let mut writer = writer;
+                for df in received {
+                    writer.write_batch(&df).map_err(|e| e.to_string())?;
+                }
+                writer.finish().map(|_| ()).map_err(|e| e.to_string())
+            })?;
+        Ok(RowGroupWriter {
+            groups: Some(groups),
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `df` over as the next row group. An error is the thread's, from this group or
+    /// an earlier one: the thread stops at its first.
+    pub(crate) fn write(&mut self, df: DataFrame) -> Result<(), String> {
+        let sent = match &self.groups {
+            Some(groups) => groups.send(df).is_ok(),
+            None => false,
+        };
+        match sent {
+            true => Ok(()),
+            false => Err(self
+                .close()
+                .err()
+                .unwrap_or_else(|| "the row group writer has stopped".into())),
+        }
+    }
+
+    /// Ends the groups, waits for the thread to write the footer, and gives its first error.
+    pub(crate) fn close(&mut self) -> Result<(), String> {
+        self.groups = None;
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err("the row group writer's thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RowGroupWriter {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
