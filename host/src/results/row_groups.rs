@@ -73,3 +73,63 @@ impl Drop for RowGroupWriter {
         let _ = self.close();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::*;
+
+    fn group(n: i32) -> DataFrame {
+        let day: Vec<i32> = (0..n).collect();
+        DataFrame::new(n as usize, vec![Column::new("day".into(), day)]).unwrap()
+    }
+
+    /// The groups come out as written in line: the same bytes as polars' own writer.
+    #[test]
+    fn the_file_is_the_one_written_in_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        let schema = group(0).schema().as_ref().clone();
+        let mut inline = ParquetWriter::new(File::create(&a).unwrap())
+            .set_parallel(false)
+            .batched(&schema)
+            .unwrap();
+        let writer = ParquetWriter::new(File::create(&b).unwrap())
+            .set_parallel(false)
+            .batched(&schema)
+            .unwrap();
+        let mut threaded = RowGroupWriter::spawn(writer).unwrap();
+        for n in [5, 70_000, 3] {
+            inline.write_batch(&group(n)).unwrap();
+            threaded.write(group(n)).unwrap();
+        }
+        inline.finish().unwrap();
+        threaded.close().unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    }
+
+    /// A write that fails on the thread (a full disk: `/dev/full`) comes back to the caller,
+    /// from the next group handed over or from `close`, and the thread is gone.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_threads_error_comes_back() {
+        let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let schema = group(0).schema().as_ref().clone();
+        let writer = ParquetWriter::new(full())
+            .set_parallel(false)
+            .batched(&schema)
+            .unwrap();
+        let mut w = RowGroupWriter::spawn(writer).unwrap();
+        let mut first = None;
+        for _ in 0..4 {
+            if let Err(e) = w.write(group(100_000)) {
+                first = Some(e);
+                break;
+            }
+        }
+        let e = first.unwrap_or_else(|| w.close().unwrap_err());
+        assert!(e.to_lowercase().contains("no space"), "{e}");
+        assert!(w.thread.is_none() && w.groups.is_none());
+        assert!(w.close().is_ok(), "closing twice is harmless");
+    }
+}
