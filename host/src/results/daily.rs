@@ -316,11 +316,9 @@ impl DailyWriter {
     /// Writes the last row group and the footer, and renames the file into place.
     pub fn finish(mut self) -> Result<(), ResultsError> {
         self.flush()?;
+        // Joins the thread, which closes its handle: the file is whole before the rename.
         self.writer.close().map_err(|e| self.error(e))?;
-        let DailyWriter {
-            path, file, writer, ..
-        } = self;
-        drop(writer);
+        let DailyWriter { path, file, .. } = self;
         file.commit()
             .map_err(|source| ResultsError::Write { path, source })
     }
