@@ -101,7 +101,7 @@ impl Account {
     /// Books `trade`, which closed on UTC day `day` ([`utc_day`] of its exit bar); returns
     /// whether the account still takes trades (false once ruined, and every later trade is
     /// then ignored).
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, trade: &Trade, day: i32) -> bool {
         if self.ruined {
             return false;

@@ -394,7 +394,7 @@ pub fn simulate_with<F>(
 
 /// The position entered on bar `e`: the trade that closes it, or, when the data ends first,
 /// the position still open, marked at the last close.
-#[inline]
+#[inline(always)]
 fn open_position(
     cols: &ColumnsRef,
     spread: i64,

@@ -381,7 +381,7 @@ pub fn run_until(
     let mut failed_here = 0u64;
     let mut stopped = (0usize, 0u64);
     let mut log = sidecar::RunLog::open(&cfg.output, skipped > 0);
-    let verdict = run_all(&backend, &job, &todo, cfg.jobs(), stop, |outcome| {
+    let verdict = run_all(&backend, &job, &todo, cfg.jobs(), stop, |mut outcome| {
         overhead += outcome.instantiate;
         peak_instance_memory = peak_instance_memory.max(outcome.peak_memory);
         if !outcome.finished() {
@@ -397,14 +397,15 @@ pub fn run_until(
         done += 1;
         failed_here += outcome.failed();
         log.write(&batch_json(&outcome, done, batches.len()));
+        progress.batch_done(&outcome, done, batches.len());
+        // Moved, not copied: with daily P&L the rows are most of a batch's bytes.
         let record = BatchRecord {
             index: outcome.index,
             start: outcome.range.start,
             end: outcome.range.end,
-            failures: outcome.failures.clone(),
-            rows: outcome.rows.clone(),
+            failures: std::mem::take(&mut outcome.failures),
+            rows: std::mem::take(&mut outcome.rows),
         };
-        progress.batch_done(&outcome, done, batches.len());
         if let Err(e) = checkpoint.save(&record) {
             save_error = Some(e);
             return false;
