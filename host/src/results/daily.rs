@@ -218,6 +218,27 @@ impl DailyWriter {
         calendar: &Calendar,
         metadata: &BTreeMap<String, String>,
     ) -> Result<DailyWriter, ResultsError> {
+        DailyWriter::open(output, None, calendar, metadata)
+    }
+
+    /// [`DailyWriter::create`] with the temporary file in the directory `staging` (a run's
+    /// checkpoint directory, on the output's file system), for a file filled while the run's
+    /// batches go on.
+    pub fn create_in(
+        output: &Path,
+        staging: &Path,
+        calendar: &Calendar,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<DailyWriter, ResultsError> {
+        DailyWriter::open(output, Some(staging), calendar, metadata)
+    }
+
+    fn open(
+        output: &Path,
+        staging: Option<&Path>,
+        calendar: &Calendar,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<DailyWriter, ResultsError> {
         let path = daily_path(output);
         let io = |source: std::io::Error| ResultsError::Write {
             path: path.clone(),
@@ -226,7 +247,11 @@ impl DailyWriter {
         let mut meta = metadata.clone();
         meta.insert(keys::CALENDAR.into(), calendar.to_json());
         let kv: Vec<(String, String)> = meta.into_iter().collect();
-        let mut file = AtomicFile::create(&path).map_err(io)?;
+        let mut file = match staging {
+            Some(dir) => AtomicFile::create_at(&path, dir.join("daily.parquet.tmp")),
+            None => AtomicFile::create(&path),
+        }
+        .map_err(io)?;
         let schema = DailyColumns::default()
             .into_frame()
             .map_err(|e| io(std::io::Error::other(e)))?

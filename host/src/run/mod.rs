@@ -9,9 +9,11 @@
 //! - `scheduler`: running batches, with retry and narrowing, several at once.
 //! - `failures`: the strategies that got no rows, and their summary by reason.
 //! - `checkpoint`: finished batches on disk, so a killed run resumes.
+//! - `assemble`: the finished batches' rows in strategy order, their daily P&L into its file.
 //! - `progress`: what a run shows while it runs.
 //! - `provenance`: the results' metadata and the checkpoint's manifest.
 
+mod assemble;
 mod blocks;
 mod checkpoint;
 mod failures;
@@ -42,6 +44,7 @@ pub use source::{
 
 pub(crate) use source::is_builtin_family;
 
+use assemble::{Assembled, Assembler};
 pub use blocks::{BLOCK_BARS, Blocks, CapTooSmall};
 use checkpoint::{BatchRecord, Checkpoint};
 use plan::plan;
@@ -53,7 +56,6 @@ use crate::exit::Exit;
 use crate::features;
 use crate::grid::{Grid, GridError};
 use crate::results::daily::{self, Calendar, DailyWriter};
-use crate::results::ratios::Ratios;
 use crate::results::{self, ResultsError, keys, sidecar};
 use crate::sandbox::{ComponentInfo, Limits, LoadError, Sandbox};
 use crate::sys;
@@ -373,11 +375,37 @@ pub fn run_until(
         strategies,
     );
 
+    let calendar = Calendar::of_bars(&bars.time);
+    let books_daily = job.books_daily();
+    if let Some(shard) = cfg.shard {
+        meta.insert(keys::SHARD.into(), shard.to_string());
+    }
+    // The batches' rows are taken in strategy order as they finish (`assemble`): each row's
+    // daily P&L goes straight into the daily file (and its Sharpe and Sortino into the ratios)
+    // and is let go, so the run never holds the whole daily table (the issue of 25 years: 52.7
+    // M entries), and the file's encoding overlaps the batches still running.
+    let daily = match books_daily {
+        true => Some(DailyWriter::create_in(
+            &cfg.output,
+            checkpoint.dir(),
+            &calendar,
+            &meta,
+        )?),
+        false => {
+            daily::remove_stale(&cfg.output);
+            None
+        }
+    };
+    let rows = strategies as usize * cfg.grid.lots.len();
+    let mut assembler = Assembler::new(&batches, done_before, daily, calendar.len(), rows);
+    assembler.saved_before(&checkpoint)?;
+
     let t = Instant::now();
     let mut done = skipped;
     let mut overhead = Duration::ZERO;
     let mut peak_instance_memory = 0usize;
     let mut save_error = None;
+    let mut take_error = None;
     let mut failed_here = 0u64;
     let mut stopped = (0usize, 0u64);
     let mut log = sidecar::RunLog::open(&cfg.output, skipped > 0);
@@ -410,11 +438,18 @@ pub fn run_until(
             save_error = Some(e);
             return false;
         }
+        if let Err(e) = assembler.saved(&checkpoint, record) {
+            take_error = Some(e);
+            return false;
+        }
         cfg.max_failures.is_none_or(|max| failed_here <= max)
     });
     progress.finished();
     if let Some(e) = save_error {
         return Err(e.into());
+    }
+    if let Some(e) = take_error {
+        return Err(e);
     }
     phases.push(("batches", t.elapsed()));
     let saved: u64 = strategies_done(&checkpoint, &batches)?;
@@ -456,52 +491,23 @@ pub fn run_until(
     }
 
     let t = Instant::now();
-    let calendar = Calendar::of_bars(&bars.time);
-    let books_daily = job.books_daily();
-    // Writing needs neither the series nor the component: let them go before the rows come
-    // back from the checkpoints.
+    // Writing needs neither the series nor the component: let them go before the last rows
+    // come back from the checkpoints.
     drop(job);
     drop(backend);
     drop(bars);
-    if let Some(shard) = cfg.shard {
-        meta.insert(keys::SHARD.into(), shard.to_string());
-    }
-    // The batches' rows come back one batch at a time, in strategy order: each row's daily
-    // P&L goes straight into the daily file (and its Sharpe and Sortino into `ratios`) and is
-    // let go, so the run never holds the whole daily table (the issue of 25 years: 52.7 M
-    // entries).
-    let mut daily = match books_daily {
-        true => Some(DailyWriter::create(&cfg.output, &calendar, &meta)?),
-        false => {
-            daily::remove_stale(&cfg.output);
-            None
-        }
-    };
-    let mut in_order = batches.clone();
-    in_order.sort_by_key(|(_, range)| range.start);
-    let mut rows = Vec::with_capacity(strategies as usize * cfg.grid.lots.len());
-    let mut ratios = Vec::with_capacity(if books_daily { rows.capacity() } else { 0 });
-    let mut failures = Vec::new();
-    for (index, range) in &in_order {
-        let record = checkpoint.load(*index, range)?;
-        let mut batch = record.rows;
-        results::sort_rows(&mut batch);
-        for mut row in batch {
-            if let Some(daily) = &mut daily {
-                ratios.push(Ratios::of(&row.daily, calendar.len()));
-                daily.push_row(&row)?;
-            }
-            row.daily = Vec::new();
-            rows.push(row);
-        }
-        failures.extend(record.failures);
-    }
-    failures.sort_by_key(|f| f.range.start);
-    let mut df = results::to_frame(&cfg.grid, &param_order, &rows, books_daily.then_some(&ratios[..]))
-        .map_err(|e| ResultsError::Write {
+    let Assembled {
+        rows,
+        ratios,
+        failures,
+        daily,
+    } = assembler.finish(&checkpoint)?;
+    let mut df = results::to_frame(&cfg.grid, &param_order, &rows, ratios.as_deref()).map_err(|e| {
+        ResultsError::Write {
             path: cfg.output.clone(),
             source: std::io::Error::other(e),
-        })?;
+        }
+    })?;
     if let Some(daily) = daily {
         daily.finish()?;
     }

@@ -39,10 +39,17 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Creates the temporary file of `path`, and `path`'s directory.
     pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        AtomicFile::create_at(path, temp_path(path))
+    }
+
+    /// [`AtomicFile::create`] with the temporary file at `tmp`, which must be on `path`'s file
+    /// system (the rename is then atomic). For a file written over a whole run, whose temporary
+    /// name belongs in the run's checkpoint directory: a killed run then leaves nothing beside
+    /// its results, and its rerun writes over its own leftover.
+    pub fn create_at(path: &Path, tmp: PathBuf) -> io::Result<AtomicFile> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = temp_path(path);
         let file = File::create(&tmp)?;
         Ok(AtomicFile {
             path: path.to_owned(),
