@@ -181,7 +181,7 @@ impl Batch<'_> {
     /// [`sweep_span`] booking every trade on its strategy's accounts. Why one function for
     /// both the whole series and the streamed blocks: `sweep_span` is then compiled once per
     /// strategy family, not once per caller, and LLVM inlines the booking and the entry finder
-    /// into its loop (two copies kept them out of line, which cost the guest's batches ~35 %).
+    /// into its loop (with two copies the finder stayed out of line: batches 0.39 s, not 0.33 s).
     fn sweep_books<F>(
         &self,
         span: &Span,
