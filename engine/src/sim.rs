@@ -496,7 +496,16 @@ pub struct Span<'c> {
     pub total: usize,
 }
 
-impl Span<'_> {
+impl<'c> Span<'c> {
+    /// The whole series: every bar loaded.
+    pub fn whole(cols: ColumnsRef<'c>) -> Span<'c> {
+        Span {
+            cols,
+            lo: 0,
+            total: cols.len(),
+        }
+    }
+
     /// One past the last bar loaded.
     pub fn hi(&self) -> usize {
         self.lo + self.cols.len()
@@ -524,11 +533,7 @@ pub fn sweep<F, G>(
     F: FnMut(usize) -> Option<(usize, Side, Exits)>,
     G: FnMut(usize, &Trade, i64) -> bool,
 {
-    let span = Span {
-        cols: *cols,
-        lo: 0,
-        total: cols.len(),
-    };
+    let span = Span::whole(*cols);
     let active: Vec<usize> = (0..walkers.len()).collect();
     sweep_span(&span, 0..cols.len(), spread, memo, walkers, active, on_trade);
 }

@@ -121,13 +121,15 @@ impl Batch<'_> {
             .map(|s| Walker::new(s.entries(&index, cols)))
             .collect();
         let mut accounts = self.accounts(strategies.len());
-        let span = Span {
-            cols: *cols,
-            lo: 0,
-            total: cols.len(),
-        };
         let all = (0..walkers.len()).collect();
-        self.sweep_books(&span, 0..cols.len(), &mut memo, &mut walkers, all, &mut accounts);
+        self.sweep_books(
+            &Span::whole(*cols),
+            0..cols.len(),
+            &mut memo,
+            &mut walkers,
+            all,
+            &mut accounts,
+        );
         let cursors: Vec<Cursor> = walkers.into_iter().map(|w| w.cursor).collect();
         Ok(self.rows(accounts, &cursors))
     }
