@@ -11,7 +11,7 @@ use stratbox_engine::{ColumnsRef, Costs, ResultRow, StrategyParams};
 
 use super::blocks::Blocks;
 use crate::grid::Grid;
-use crate::sandbox::{BatchError, Series};
+use crate::sandbox::{BarsCache, BatchError, Series};
 
 /// One worker's input buffer: the header and the columns are written once, and each batch
 /// rewrites only its own fields behind them. Why: a year's columns are ~24 MB, and building a
@@ -52,6 +52,8 @@ pub struct Job<'a> {
     /// Set when batches read the bars through the `series` import a block at a time instead of
     /// receiving them (protocol 6).
     streamed: Option<Blocks>,
+    /// The blocks streamed batches read, encoded once for all of them.
+    bars_cache: Option<BarsCache>,
 }
 
 impl<'a> Job<'a> {
@@ -71,6 +73,7 @@ impl<'a> Job<'a> {
             resident: None,
             daily: false,
             streamed: None,
+            bars_cache: None,
         }
     }
 
@@ -78,6 +81,7 @@ impl<'a> Job<'a> {
     /// component that declares it ([`crate::sandbox::streams_bars`]); replies carry daily P&L.
     pub fn with_streamed_bars(mut self, blocks: Option<Blocks>) -> Job<'a> {
         self.streamed = blocks;
+        self.bars_cache = blocks.map(|b| BarsCache::new(b.block_bars, b.lookahead_bars));
         if blocks.is_some() {
             self.daily = true;
         }
@@ -92,7 +96,7 @@ impl<'a> Job<'a> {
     /// What a streamed batch of strategies `range` is lent (`None` when not streamed): the
     /// series, and at most its rows times the days the series spans of day entries.
     pub fn series(&self, range: &Range<u64>) -> Option<Series<'_>> {
-        self.streamed?;
+        let cache = self.bars_cache.as_ref()?;
         let days = match (self.columns.time.first(), self.columns.time.last()) {
             (Some(&a), Some(&b)) => (utc_day(b) - utc_day(a)) as usize + 1,
             _ => 0,
@@ -100,6 +104,7 @@ impl<'a> Job<'a> {
         let rows = (range.end - range.start) as usize * self.grid.lots.len();
         Some(Series {
             bars: &self.columns,
+            cache,
             max_day_entries: rows.saturating_mul(days),
         })
     }

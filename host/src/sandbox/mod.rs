@@ -15,7 +15,9 @@
 //! - `image`: the data set's columns compiled into the component's memory image (protocol 3),
 //!   and the custom sections by which a component says which protocols it speaks.
 //! - `fault`: load and batch errors, and the classification of wasmtime's errors.
+//! - `bars`: the series' blocks streamed batches read, encoded once per run.
 
+mod bars;
 mod component;
 mod engine;
 mod fault;
@@ -29,6 +31,7 @@ use stratbox_engine::ColumnsRef;
 use stratbox_engine::protocol::{PROTOCOL_RESIDENT, ResidentHeader, StreamedDays};
 use wasmtime::{Engine, Store, Trap};
 
+pub use bars::BarsCache;
 pub use component::{ALLOWED_IMPORTS, Compiled, Surface};
 pub use fault::{BatchError, LoadError, Stream};
 pub use image::{books_daily, streams_bars};
@@ -74,11 +77,12 @@ pub struct Reply {
     pub days: StreamedDays,
 }
 
-/// What a streamed batch (protocol 6) is lent: the series, and how many day entries it may hand
-/// over (its rows times the days the series spans).
+/// What a streamed batch (protocol 6) is lent: the series, the run's encoded blocks of it, and
+/// how many day entries it may hand over (its rows times the days the series spans).
 #[derive(Clone, Copy)]
 pub struct Series<'c> {
     pub bars: &'c ColumnsRef<'c>,
+    pub cache: &'c BarsCache,
     pub max_day_entries: usize,
 }
 
@@ -257,7 +261,7 @@ impl Sandbox {
         if let Some(series) = series {
             // SAFETY: `store` is a local of this function, dropped on every path out of it, so
             // it cannot read the bars after their borrow ends.
-            unsafe { store.data_mut().lend(series.bars, series.max_day_entries) };
+            unsafe { store.data_mut().lend(series) };
         }
         // Handles on the capture pipes that outlive the store.
         let (stdout, stderr) = (store.data().stdout.clone(), store.data().stderr.clone());

@@ -5,16 +5,18 @@
 //! stdout/stderr captured into capped buffers. The one stratbox interface a guest may import,
 //! `series`, which reads the batch's bars and takes its complete days (protocol 6). And the per-batch `Store` that holds it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use stratbox_engine::ColumnsRef;
-use stratbox_engine::protocol::{StreamedDays, decode, encode_bars};
+use stratbox_engine::protocol::{StreamedDays, decode};
 use wasmtime::component::{Component, Linker, Resource, ResourceTable};
 use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::bars::BarsCache;
 use super::bindings::BacktesterPre;
 use super::engine::deadline_ticks;
 use super::limits::Limits;
@@ -34,6 +36,7 @@ pub(crate) struct State {
 /// A streamed batch's series and the days it has handed over.
 pub(crate) struct Lent {
     bars: ColumnsRef<'static>,
+    cache: &'static BarsCache,
     /// What `write-days` took, in call order.
     pub(crate) days: StreamedDays,
     /// Day entries taken so far, and the most the batch can have: its rows times the days the
@@ -43,21 +46,29 @@ pub(crate) struct Lent {
 }
 
 impl State {
-    /// Lends `bars` to the guest's `series` import for the call about to be made, taking at
-    /// most `max_entries` day entries through `write-days`.
+    /// Lends `series` to the guest's `series` import for the call about to be made: its bars
+    /// (read through its cache), taking at most its `max_day_entries` day entries through
+    /// `write-days`.
     ///
     /// # Safety
-    /// The store that holds this state must be dropped before the columns `bars` borrows are:
-    /// the lifetime is erased because a `Store` holds only `'static` data.
-    /// [`super::Sandbox::run_batch`] makes and drops its store inside the borrow.
-    pub(crate) unsafe fn lend(&mut self, bars: &ColumnsRef<'_>, max_entries: usize) {
-        // SAFETY: the caller keeps the columns alive for as long as this state can read them.
-        let bars = unsafe { std::mem::transmute::<ColumnsRef<'_>, ColumnsRef<'static>>(*bars) };
+    /// The store that holds this state must be dropped before the columns and the cache
+    /// `series` borrows are: the lifetimes are erased because a `Store` holds only `'static`
+    /// data. [`super::Sandbox::run_batch`] makes and drops its store inside the borrow.
+    pub(crate) unsafe fn lend(&mut self, series: super::Series<'_>) {
+        // SAFETY: the caller keeps the columns and the cache alive for as long as this state
+        // can read them.
+        let (bars, cache) = unsafe {
+            (
+                std::mem::transmute::<ColumnsRef<'_>, ColumnsRef<'static>>(*series.bars),
+                std::mem::transmute::<&BarsCache, &'static BarsCache>(series.cache),
+            )
+        };
         self.series = Some(Lent {
             bars,
+            cache,
             days: Vec::new(),
             entries: 0,
-            max_entries,
+            max_entries: series.max_day_entries,
         });
     }
 
@@ -125,14 +136,15 @@ impl ResourceLimiter for Meter {
 const SERIES: &str = "stratbox:backtest/series@0.1.0";
 
 /// `series.read-bars(start, count)`: the lent series' bars `start..start + count`, laid out as
-/// the resident block of protocol 3 is ([`encode_bars`]). The guest chooses the
-/// range, so it is checked; what one call costs the host is bounded by the series (one encoding,
-/// freed when the call returns), and what the guest keeps of it by its memory cap.
-fn read_bars(series: Option<&Lent>, (start, count): (u64, u64)) -> Result<Vec<u8>, String> {
+/// the resident block of protocol 3 is ([`stratbox_engine::protocol::encode_bars`]), from the
+/// run's [`BarsCache`]. The guest chooses the range, so it is checked; what one call costs the
+/// host is bounded by the series (one encoding, freed when the call returns unless it fits the
+/// cache's bounded room), and what the guest keeps of it by its memory cap.
+fn read_bars(series: Option<&Lent>, (start, count): (u64, u64)) -> Result<Arc<[u8]>, String> {
     let Some(lent) = series else {
         return Err(NOT_STREAMED.into());
     };
-    encode_bars(&lent.bars, start, count)
+    lent.cache.read(&lent.bars, start, count)
 }
 
 /// `series.write-days(days)`: keeps the complete days' P&L a batch hands over, refusing bytes
@@ -326,6 +338,7 @@ mod tests {
     fn lent(bars: ColumnsRef<'static>, max_entries: usize) -> Lent {
         Lent {
             bars,
+            cache: Box::leak(Box::new(BarsCache::new(2, 1))),
             days: Vec::new(),
             entries: 0,
             max_entries,
@@ -361,19 +374,7 @@ mod tests {
 
     #[test]
     fn read_bars_refuses_a_range_outside_the_series_even_one_that_overflows() {
-        let time: &'static [i64] = Box::leak(vec![60i64, 120, 180].into_boxed_slice());
-        let prices: &'static [i64] = Box::leak(vec![1i64; 3].into_boxed_slice());
-        let features: &'static [f64] = Box::leak(vec![0.0f64; 3].into_boxed_slice());
-        let bars = ColumnsRef {
-            time,
-            open: prices,
-            high: prices,
-            low: prices,
-            close: prices,
-            momentum: features,
-            volatility: features,
-            trend: features,
-        };
+        let bars = super::super::bars::test_series(3);
         let l = lent(bars, 0);
         assert!(read_bars(Some(&l), (1, 2)).is_ok());
         for range in [(2, 2), (u64::MAX, 2), (0, u64::MAX)] {
