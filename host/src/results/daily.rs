@@ -17,6 +17,7 @@ use stratbox_engine::ResultRow;
 use stratbox_engine::metrics::utc_day;
 use stratbox_engine::protocol::DayPnl;
 
+use super::daily_encoding::DailyEncoder;
 use super::row_groups::RowGroupWriter;
 use super::{ResultsError, keys};
 use crate::util::fs::AtomicFile;
@@ -143,24 +144,6 @@ impl DailyColumns {
         self.strategy_id.is_empty()
     }
 
-    /// The table of these columns (`day` as a Date).
-    fn into_frame(self) -> Result<DataFrame, PolarsError> {
-        let n = self.len();
-        let day = Int32Chunked::from_vec("day".into(), self.day)
-            .into_date()
-            .into_column();
-        DataFrame::new(
-            n,
-            vec![
-                Column::new("strategy_id".into(), self.strategy_id),
-                Column::new("lots".into(), self.lots),
-                day,
-                Column::new("pnl_usd".into(), self.pnl_usd),
-                Column::new("n_trades".into(), self.n_trades),
-            ],
-        )
-    }
-
     /// The columns of a daily table, nulls refused.
     fn of_frame(df: &DataFrame) -> Result<DailyColumns, String> {
         let get = |name: &str| df.column(name).map_err(|e| e.to_string());
@@ -196,7 +179,7 @@ pub struct DailyWriter {
     path: PathBuf,
     /// Declared before `file`, so that on an error its thread and its handle are closed before
     /// the temporary file is removed.
-    writer: RowGroupWriter,
+    writer: RowGroupWriter<DailyColumns>,
     file: AtomicFile,
     buffer: DailyColumns,
     last: Option<EntryKey>,
@@ -252,18 +235,9 @@ impl DailyWriter {
             None => AtomicFile::create(&path),
         }
         .map_err(io)?;
-        let schema = DailyColumns::default()
-            .into_frame()
-            .map_err(|e| io(std::io::Error::other(e)))?
-            .schema()
-            .as_ref()
-            .clone();
-        let writer = ParquetWriter::new(file.file().try_clone().map_err(io)?)
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(kv)))
-            .set_parallel(false)
-            .batched(&schema)
+        let encoder = DailyEncoder::new(file.file().try_clone().map_err(io)?, kv)
             .map_err(|e| io(std::io::Error::other(e)))?;
-        let writer = RowGroupWriter::spawn(writer).map_err(io)?;
+        let writer = RowGroupWriter::spawn(encoder).map_err(io)?;
         Ok(DailyWriter {
             path,
             file,
@@ -332,10 +306,8 @@ impl DailyWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let df = std::mem::take(&mut self.buffer)
-            .into_frame()
-            .map_err(|e| self.error(e))?;
-        self.writer.write(df).map_err(|e| self.error(e))
+        let group = std::mem::take(&mut self.buffer);
+        self.writer.write(group).map_err(|e| self.error(e))
     }
 
     /// Writes the last row group and the footer, and renames the file into place.

@@ -12,6 +12,7 @@
 //! reader (or a killed run) never sees half a file.
 
 pub mod daily;
+mod daily_encoding;
 pub mod merge;
 mod parquet;
 pub mod ratios;
