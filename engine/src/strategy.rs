@@ -302,8 +302,8 @@ impl Batch<'_> {
 /// What a streamed batch ([`PROTOCOL_STREAMED`]) asks of whoever runs it: in a guest, the
 /// host's `stratbox:backtest/series` import; natively, the host's columns and a vector.
 pub trait Stream {
-    /// Bars `start .. start + count` of the series, laid out as [`encode_resident_columns`]
-    /// writes them (`crate::protocol::encode_resident_columns`).
+    /// Bars `start .. start + count` of the series, laid out as
+    /// [`encode_resident_columns`](crate::protocol::encode_resident_columns) writes them.
     fn read_bars(&mut self, start: u64, count: u64) -> Result<Vec<u8>, String>;
     /// Takes the daily P&L of complete days: the bincode of [`StreamedDays`].
     fn write_days(&mut self, days: &[u8]) -> Result<(), String>;
